@@ -1,0 +1,191 @@
+//! Session transcripts: discovery and tolerant parsing of Claude Code's JSONL.
+
+use crate::config::Layout;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One session transcript file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFile {
+    pub id: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub mtime: Option<DateTime<Utc>>,
+    /// Subagent transcripts that belong to this session.
+    pub subagents: Vec<PathBuf>,
+}
+
+/// Find session transcripts. Claude Code: `ID.jsonl` anywhere under `dir` except inside a
+/// `subagents/` folder (those belong to their parent `ID/`). Generic: files matching `glob`.
+pub fn discover(dir: &Path, layout: Layout, glob: &str) -> Result<Vec<SessionFile>> {
+    let matcher = globset::Glob::new(glob)?.compile_matcher();
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    let mut subagent_files = Vec::new();
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            tracing::warn!(dir = %d.display(), "cannot list sessions directory; skipping it");
+            continue;
+        };
+        for entry in rd.flatten() {
+            let path = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if !ft.is_file() {
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap_or(&path);
+            let is_subagent = rel.components().any(|c| c.as_os_str() == "subagents");
+            let wanted = match layout {
+                Layout::ClaudeCode => path.extension().is_some_and(|e| e == "jsonl"),
+                Layout::Generic => matcher.is_match(rel),
+            };
+            if !wanted {
+                continue;
+            }
+            if layout == Layout::ClaudeCode && is_subagent {
+                subagent_files.push(path);
+                continue;
+            }
+            let meta = entry.metadata().ok();
+            let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            out.push(SessionFile {
+                id,
+                bytes: meta.as_ref().map_or(0, |m| m.len()),
+                mtime: meta.and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from),
+                path,
+                subagents: Vec::new(),
+            });
+        }
+    }
+    for sub in subagent_files {
+        // .../<session-id>/subagents/agent-x.jsonl
+        let parent_id = sub.parent().and_then(Path::parent).and_then(Path::file_name).map(|s| s.to_string_lossy().to_string());
+        if let Some(s) = out.iter_mut().find(|s| Some(&s.id) == parent_id.as_ref()) {
+            s.subagents.push(sub);
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    for s in &mut out {
+        s.subagents.sort();
+    }
+    Ok(out)
+}
+
+/// The parts of a transcript record that dreams use; everything else is ignored.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Record {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(rename = "sessionId", default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub message: Option<Message>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Message {
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub content: serde_json::Value,
+}
+
+/// A parsed transcript: the records that parsed, and how many lines did not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transcript {
+    pub id: String,
+    pub records: Vec<Record>,
+    pub skipped_lines: usize,
+    pub mtime: Option<DateTime<Utc>>,
+}
+
+impl Transcript {
+    pub fn first_timestamp(&self) -> Option<DateTime<Utc>> {
+        self.records.iter().filter_map(|r| r.timestamp).min()
+    }
+    pub fn last_timestamp(&self) -> Option<DateTime<Utc>> {
+        self.records.iter().filter_map(|r| r.timestamp).max().or(self.mtime)
+    }
+}
+
+/// Parse JSONL text. Malformed lines (a partial last line, garbage) are skipped and counted.
+pub fn parse_transcript(id: &str, text: &str) -> Transcript {
+    let mut t = Transcript { id: id.to_string(), ..Default::default() };
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => t.records.push(r),
+            Err(_) => t.skipped_lines += 1,
+        }
+    }
+    t
+}
+
+/// Read a session and its subagents; an unreadable file becomes an empty transcript with a warning.
+pub fn read_session(s: &SessionFile) -> Transcript {
+    let mut t = Transcript { id: s.id.clone(), mtime: s.mtime, ..Default::default() };
+    for path in std::iter::once(&s.path).chain(s.subagents.iter()) {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let part = parse_transcript(&s.id, &String::from_utf8_lossy(&bytes));
+                t.records.extend(part.records);
+                t.skipped_lines += part.skipped_lines;
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read transcript; skipping it"),
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_records_and_counts_bad_lines() {
+        let text = concat!(
+            r#"{"type":"user","sessionId":"s1","timestamp":"2026-06-01T10:00:00Z","message":{"role":"user","content":"hi"}}"#,
+            "\n",
+            r#"{"type":"assistant","sessionId":"s1","timestamp":"2026-06-01T10:00:05.123Z","message":{"role":"assistant","content":[{"type":"text","text":"yo"}]}}"#,
+            "\nnot json\n",
+            r#"{"type":"summary","summary":"x"}"#,
+            "\n",
+            r#"{"type":"user","message":{"role":"us"#,
+        );
+        let t = parse_transcript("s1", text);
+        assert_eq!(t.records.len(), 3);
+        assert_eq!(t.skipped_lines, 2);
+        assert_eq!(t.first_timestamp().unwrap().to_rfc3339(), "2026-06-01T10:00:00+00:00");
+    }
+
+    #[test]
+    fn discovery_attaches_subagents_to_their_session() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("aaa.jsonl"), "{}\n").unwrap();
+        std::fs::write(d.path().join("bbb.jsonl"), "{}\n").unwrap();
+        std::fs::create_dir_all(d.path().join("aaa/subagents")).unwrap();
+        std::fs::write(d.path().join("aaa/subagents/agent-1.jsonl"), "{}\n").unwrap();
+        std::fs::write(d.path().join("notes.txt"), "x").unwrap();
+        let s = discover(d.path(), Layout::ClaudeCode, "**/*.jsonl").unwrap();
+        assert_eq!(s.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec!["aaa", "bbb"]);
+        assert_eq!(s[0].subagents.len(), 1);
+        let g = discover(d.path(), Layout::Generic, "*.txt").unwrap();
+        assert_eq!(g.len(), 1);
+        assert!(discover(&d.path().join("missing"), Layout::ClaudeCode, "*").unwrap().is_empty());
+    }
+}
