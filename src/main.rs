@@ -1,1 +1,47 @@
-fn main() {}
+use clap::Parser;
+use dreamd::cli::{self, Cli, Command, LogFormat};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        // A client piped into `head` should end quietly, not panic on a closed stdout.
+        // SAFETY: restoring the default disposition of a signal before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Run { config, log_format } => runtime.block_on(run(config, log_format)),
+        other => runtime.block_on(cli::client_command(other)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Option<std::path::PathBuf>, log_format: LogFormat) -> anyhow::Result<()> {
+    init_logging(log_format);
+    let config = cli::load_config(config.as_deref())?;
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let shutdown = dreamd::signals::listen(reload_tx)?;
+    dreamd::daemon::run_with(config, dreamd::clock::clock_from_env(), shutdown, reload_rx).await
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

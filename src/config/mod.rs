@@ -327,10 +327,18 @@ fn explain_serde_error(msg: &str) -> String {
         Some(i) => &msg[..i],
         None => msg,
     };
-    if msg.starts_with("unknown field") || msg.starts_with("unknown variant") || msg.starts_with("missing field") || msg.starts_with("invalid type") {
-        return msg.to_string();
+    let mut out = msg.to_string();
+    for (rust, plain) in [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected u32", "expected a whole number >= 0"),
+        ("expected u64", "expected a whole number >= 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        out = out.replace(rust, plain);
     }
-    msg.to_string()
+    out
 }
 
 /// Find the line and column of a nested key (`["policy", "min_reduction"]`) by indentation.
@@ -382,3 +390,26 @@ fn normalize(p: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+/// Dotted keys whose values differ between two configs, as `key: old → new`.
+pub fn diff(old: &Config, new: &Config) -> Vec<String> {
+    fn walk(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&p, x.get(k).unwrap_or(&serde_json::Value::Null), y.get(k).unwrap_or(&serde_json::Value::Null), out);
+                }
+            }
+            _ if a != b => out.push(format!("{prefix}: {a} → {b}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
+    walk("", &a, &b, &mut out);
+    out
+}

@@ -1,0 +1,286 @@
+//! The daemon's shared context and the operations the API exposes, one function per verb.
+//! Handlers in `api` only translate HTTP to these calls and back.
+
+use crate::apply::{self, ApplyError, Target};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::job::JobStatus;
+use crate::runner;
+use crate::stage::JobDir;
+use crate::state::{Generation, Job, JobEvent, JobUpdate, State, StateError};
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{broadcast, Mutex};
+
+/// Why an operation was refused, mapped to an HTTP status by the API.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Limited(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl OpError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OpError::NotFound(_) => "not_found",
+            OpError::Conflict(_) => "conflict",
+            OpError::Limited(_) => "limited",
+            OpError::BadRequest(_) => "bad_request",
+            OpError::MethodNotAllowed(_) => "method_not_allowed",
+            OpError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StateError> for OpError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::NotFound(_) => OpError::NotFound(e.to_string()),
+            StateError::Illegal { .. } => OpError::Conflict(e.to_string()),
+            StateError::Db(e) => OpError::Internal(e),
+        }
+    }
+}
+
+impl From<anyhow::Error> for OpError {
+    fn from(e: anyhow::Error) -> Self {
+        OpError::Internal(e)
+    }
+}
+
+pub struct App {
+    config: RwLock<Arc<Config>>,
+    pub state: State,
+    pub clock: Arc<dyn Clock>,
+    /// Held while anything replaces the live store (apply, approve, rollback).
+    pub live_lock: Mutex<()>,
+    /// The running job's task, so shutdown can stop it.
+    pub running: Mutex<Option<(i64, tokio::task::JoinHandle<()>)>>,
+    pub events: broadcast::Sender<JobEvent>,
+}
+
+impl App {
+    pub fn new(config: Config, state: State, clock: Arc<dyn Clock>) -> Arc<App> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(App {
+            config: RwLock::new(Arc::new(config)),
+            state,
+            clock,
+            live_lock: Mutex::new(()),
+            running: Mutex::new(None),
+            events,
+        })
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_config(&self, c: Config) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn job_dir(&self, id: i64) -> JobDir {
+        JobDir::new(&self.config().state_dir, id)
+    }
+
+    pub fn emit(&self, job_id: i64, kind: &str, message: &str) {
+        match self.state.add_event(job_id, self.now(), kind, message) {
+            Ok(e) => {
+                let _ = self.events.send(e);
+            }
+            Err(e) => tracing::warn!(job = job_id, error = %e, "cannot record job event"),
+        }
+    }
+
+    pub fn generation_dir(&self, id: i64) -> PathBuf {
+        self.config().state_dir.join("generations").join(id.to_string())
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.config().state_dir.join("apply.journal")
+    }
+
+    /// The quota day of `t` in the configured time zone.
+    pub fn quota_day(&self, t: DateTime<Utc>) -> String {
+        let tz: chrono_tz::Tz = self.config().triggers.timezone.parse().unwrap_or(chrono_tz::UTC);
+        t.with_timezone(&tz).format("%Y-%m-%d").to_string()
+    }
+
+    /// Jobs that occupy the single flight.
+    pub fn in_flight(&self) -> Result<Option<Job>, OpError> {
+        Ok(self.state.jobs_with_status(&[JobStatus::Queued, JobStatus::Running, JobStatus::Staged, JobStatus::Approved])?.into_iter().next())
+    }
+
+    /// Start a dream now. Refused with `Conflict` while one runs and `Limited` past the quota.
+    pub async fn request_dream(self: &Arc<Self>, trigger: &str, _force: bool) -> Result<Job, OpError> {
+        let config = self.config();
+        let engine = Engine::from_config(&config);
+        let mut running = self.running.lock().await;
+        if let Some(job) = self.in_flight()? {
+            return Err(OpError::Conflict(format!("job {} is {}; one dream at a time", job.id, job.status)));
+        }
+        let now = self.now();
+        let day = self.quota_day(now);
+        let ledger = self.state.ledger_day(&day)?;
+        if ledger.jobs >= config.limits.max_jobs_per_day {
+            return Err(OpError::Limited(format!(
+                "daily job quota reached: {} of {} jobs on {day}",
+                ledger.jobs, config.limits.max_jobs_per_day
+            )));
+        }
+        let store_bytes = Store::read(&config.agent.memory_dir).map(|s| s.total_bytes()).unwrap_or(0);
+        let estimate = engine.estimate_cost_usd(store_bytes, 0);
+        if ledger.cost_usd + estimate > config.limits.daily_budget_usd {
+            return Err(OpError::Limited(format!(
+                "daily budget: ${:.2} spent + ${:.2} estimated would exceed ${:.2}",
+                ledger.cost_usd, estimate, config.limits.daily_budget_usd
+            )));
+        }
+        let job = self.state.insert_job(trigger, engine.name(), estimate, now)?;
+        self.state.ledger_add(&day, 1, estimate)?;
+        tracing::info!(job = job.id, trigger, engine = engine.name(), "dream requested");
+        let app = self.clone();
+        let id = job.id;
+        let handle = tokio::spawn(async move {
+            runner::run_job(app.clone(), id, engine).await;
+            let mut running = app.running.lock().await;
+            if running.as_ref().is_some_and(|(rid, _)| *rid == id) {
+                *running = None;
+            }
+        });
+        *running = Some((job.id, handle));
+        Ok(job)
+    }
+
+    pub async fn approve(self: &Arc<Self>, id: i64, who: &str) -> Result<Job, OpError> {
+        let job = self.state.job(id)?;
+        job.status.check(JobStatus::Approved).map_err(|e| OpError::Conflict(format!("job {id}: {e}")))?;
+        let _live = self.live_lock.lock().await;
+        let now = self.now();
+        let job = self.state.transition(
+            id,
+            JobStatus::Approved,
+            JobUpdate { decision: Some("approved".into()), decided_by: Some(who.into()), decided_at: Some(now), ..Default::default() },
+        )?;
+        self.emit(id, "decision", &format!("approved by {who}"));
+        match self.apply_job(&job) {
+            Ok(job) => Ok(job),
+            Err(OpError::Conflict(msg)) => {
+                self.state.transition(id, JobStatus::Stale, JobUpdate { error: Some(msg.clone()), finished_at: Some(self.now()), ..Default::default() })?;
+                Err(OpError::Conflict(format!("job {id} is stale: {msg}")))
+            }
+            Err(e) => {
+                self.state.transition(id, JobStatus::Failed, JobUpdate { error: Some(e.to_string()), finished_at: Some(self.now()), ..Default::default() })?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Apply a staged or approved job's candidate. Caller holds `live_lock`.
+    pub fn apply_job(&self, job: &Job) -> Result<Job, OpError> {
+        let dir = self.job_dir(job.id);
+        let candidate = dir.read_candidate()?;
+        let base_hash = job.base_hash.clone().ok_or_else(|| OpError::Internal(anyhow::anyhow!("job {} has no base hash", job.id)))?;
+        let generation = self.replace_live(&candidate, &base_hash, Some(job.id), "apply")?;
+        let job = self.state.transition(job.id, JobStatus::Applied, JobUpdate { finished_at: Some(self.now()), generation: Some(generation), ..Default::default() })?;
+        self.emit(job.id, "applied", &format!("candidate applied; the replaced store is generation {generation}"));
+        tracing::info!(job = job.id, generation, "candidate applied");
+        Ok(job)
+    }
+
+    /// Make `new` the live store; returns the generation that keeps the replaced one.
+    /// A changed live store is a `Conflict`.
+    fn replace_live(&self, new: &Store, base_hash: &str, job_id: Option<i64>, reason: &str) -> Result<i64, OpError> {
+        let config = self.config();
+        let gen_id = self.state.generations()?.first().map_or(1, |g| g.id + 1);
+        let gen_dir = self.generation_dir(gen_id);
+        let before = Store::read(&config.agent.memory_dir)?;
+        let target = Target { memory_dir: &config.agent.memory_dir, generation_dir: &gen_dir, journal_path: &self.journal_path(), mode: config.apply.mode };
+        match apply::apply(&target, new, base_hash) {
+            Ok(method) => tracing::debug!(?method, "live store replaced"),
+            Err(ApplyError::Stale { .. }) => return Err(OpError::Conflict("the live store changed since the dream began".into())),
+            Err(ApplyError::Io(e)) => return Err(OpError::Internal(e)),
+        }
+        self.state.insert_generation(&Generation {
+            id: gen_id,
+            created_at: self.now(),
+            job_id,
+            reason: reason.into(),
+            store_hash: before.hash(),
+            bytes: before.total_bytes(),
+            files: before.files.len() as u64,
+        })?;
+        self.prune_generations();
+        Ok(gen_id)
+    }
+
+    fn prune_generations(&self) {
+        let keep = self.config().generations.keep as usize;
+        let Ok(gens) = self.state.generations() else { return };
+        for g in gens.iter().skip(keep.max(1)) {
+            let _ = std::fs::remove_dir_all(self.generation_dir(g.id));
+            if let Err(e) = self.state.delete_generation(g.id) {
+                tracing::warn!(generation = g.id, error = %e, "cannot prune generation");
+            }
+        }
+    }
+
+    pub async fn discard(&self, id: i64, who: &str) -> Result<Job, OpError> {
+        let job = self.state.job(id)?;
+        job.status.check(JobStatus::Discarded).map_err(|e| OpError::Conflict(format!("job {id}: {e}")))?;
+        let now = self.now();
+        let job = self.state.transition(
+            id,
+            JobStatus::Discarded,
+            JobUpdate { decision: Some("discarded".into()), decided_by: Some(who.into()), decided_at: Some(now), finished_at: Some(now), ..Default::default() },
+        )?;
+        self.emit(id, "decision", &format!("discarded by {who}"));
+        Ok(job)
+    }
+
+    /// Restore a generation (default: the newest). The store it replaces becomes a generation too,
+    /// so a rollback can itself be rolled back.
+    pub async fn rollback(&self, generation: Option<i64>) -> Result<RollbackOutcome, OpError> {
+        if let Some(job) = self.in_flight()? {
+            return Err(OpError::Conflict(format!("job {} is {}; roll back when it is done", job.id, job.status)));
+        }
+        let _live = self.live_lock.lock().await;
+        let gens = self.state.generations()?;
+        let target = match generation {
+            Some(id) => gens.iter().find(|g| g.id == id).ok_or_else(|| OpError::NotFound(format!("generation {id} not found")))?,
+            None => gens.first().ok_or_else(|| OpError::NotFound("there is no generation to roll back to".into()))?,
+        };
+        let restored = Store::read(&self.generation_dir(target.id)).map_err(|e| OpError::Internal(e.context(format!("generation {} is unreadable", target.id))))?;
+        let live = Store::read(&self.config().agent.memory_dir)?;
+        let saved = self.replace_live(&restored, &live.hash(), None, &format!("rollback to generation {}", target.id))?;
+        tracing::info!(restored = target.id, saved, "rolled back");
+        Ok(RollbackOutcome { restored: target.id, saved_as: saved })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackOutcome {
+    /// The generation now live.
+    pub restored: i64,
+    /// The generation that keeps the store that was live before the rollback.
+    pub saved_as: i64,
+}

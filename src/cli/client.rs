@@ -1,0 +1,93 @@
+//! A minimal HTTP/1 client over the daemon's Unix socket.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+pub struct Client {
+    socket: PathBuf,
+}
+
+/// A non-2xx answer, with the daemon's error message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} ({status})")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl Client {
+    pub fn new(socket: &Path) -> Client {
+        Client { socket: socket.to_path_buf() }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response<Incoming>> {
+        let stream = tokio::net::UnixStream::connect(&self.socket)
+            .await
+            .with_context(|| format!("cannot connect to dreamd at {} (is the daemon running?)", self.socket.display()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "dreamd")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(bytes))?;
+        Ok(sender.send_request(req).await?)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let resp = self.send(method, path, body).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).with_context(|| format!("daemon sent a non-JSON answer ({status})"))?;
+        if !status.is_success() {
+            let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("unknown").to_string();
+            let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("no message").to_string();
+            return Err(ApiError { status, code, message }.into());
+        }
+        Ok(v)
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Stream NDJSON lines to `each` until the daemon closes the stream.
+    pub async fn stream_lines(&self, path: &str, mut each: impl FnMut(Value)) -> Result<()> {
+        let resp = self.send(Method::GET, path, None).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            let msg = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(String::from));
+            anyhow::bail!("{} ({status})", msg.unwrap_or_else(|| "request failed".into()));
+        }
+        let mut body = resp.into_body();
+        let mut buf = Vec::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                buf.extend_from_slice(&data);
+                while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    if let Ok(v) = serde_json::from_slice(&line) {
+                        each(v);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! Human-readable output for the CLI (the `--json` flag prints the API's JSON instead).
+
+use serde_json::Value;
+
+fn s(v: &Value, ptr: &str) -> String {
+    match v.pointer(ptr) {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(x)) => x.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn short_time(t: &str) -> String {
+    // 2026-06-01T10:00:00.123+00:00 → 2026-06-01 10:00:00
+    if t.len() >= 19 && t.as_bytes()[10] == b'T' {
+        format!("{} {}", &t[..10], &t[11..19])
+    } else {
+        t.to_string()
+    }
+}
+
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.clone()));
+        out.push('\n');
+    }
+    out
+}
+
+fn bytes_change(job: &Value) -> String {
+    match (job.pointer("/metrics/bytes_before"), job.pointer("/metrics/bytes_after")) {
+        (Some(b), Some(a)) => format!("{b}→{a}"),
+        _ => "-".into(),
+    }
+}
+
+pub fn jobs(v: &Value) -> String {
+    let empty = vec![];
+    let jobs = v.get("jobs").and_then(Value::as_array).unwrap_or(&empty);
+    if jobs.is_empty() {
+        return "no jobs yet\n".into();
+    }
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| vec![s(j, "/id"), s(j, "/status"), s(j, "/trigger"), s(j, "/engine"), short_time(&s(j, "/created_at")), bytes_change(j), s(j, "/decision")])
+        .collect();
+    table(&["ID", "STATUS", "TRIGGER", "ENGINE", "CREATED", "BYTES", "DECISION"], &rows)
+}
+
+pub fn job(v: &Value) -> String {
+    let j = &v["job"];
+    let mut out = String::new();
+    for (label, ptr) in [
+        ("job", "/id"),
+        ("status", "/status"),
+        ("trigger", "/trigger"),
+        ("engine", "/engine"),
+        ("created", "/created_at"),
+        ("started", "/started_at"),
+        ("finished", "/finished_at"),
+        ("decision", "/decision"),
+        ("decided by", "/decided_by"),
+        ("error", "/error"),
+        ("cost (est/actual)", "/estimated_cost_usd"),
+        ("generation", "/generation"),
+    ] {
+        let mut val = s(j, ptr);
+        if label.starts_with("cost") {
+            val = format!("${} / ${}", val, s(j, "/cost_usd"));
+        }
+        if val != "-" {
+            out.push_str(&format!("{label:<18} {val}\n"));
+        }
+    }
+    if let Some(m) = j.get("metrics").filter(|m| !m.is_null()) {
+        out.push_str(&format!(
+            "{:<18} {} → {} bytes, {} → {} entries, ~{} → ~{} tokens\n",
+            "size",
+            s(m, "/bytes_before"),
+            s(m, "/bytes_after"),
+            s(m, "/entries_before"),
+            s(m, "/entries_after"),
+            s(m, "/tokens_before"),
+            s(m, "/tokens_after")
+        ));
+    }
+    if let Some(checks) = j.pointer("/policy/checks").and_then(Value::as_array) {
+        out.push_str("policy:\n");
+        for c in checks {
+            let mark = if c["passed"].as_bool() == Some(true) { "pass" } else { "FAIL" };
+            out.push_str(&format!("  {mark}  {:<16} {}\n", s(c, "/name"), s(c, "/reason")));
+            for d in c.get("details").and_then(Value::as_array).into_iter().flatten().take(20) {
+                out.push_str(&format!("          - {}\n", d.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    if let Some(changes) = v.pointer("/report/changes").and_then(Value::as_array) {
+        out.push_str(&format!("changes ({}):\n", changes.len()));
+        for c in changes {
+            out.push_str(&format!("  {}  {:<13} {:<20} {}\n", s(c, "/id"), s(c, "/kind"), s(c, "/file"), s(c, "/reason")));
+        }
+    }
+    out
+}
+
+pub fn diff(v: &Value) -> String {
+    let mut out = String::new();
+    if let Some(dropped) = v.get("dropped").and_then(Value::as_array).filter(|d| !d.is_empty()) {
+        out.push_str(&format!("DROPPED WITHOUT EXPLANATION ({}):\n", dropped.len()));
+        for d in dropped {
+            out.push_str(&format!("  - {}\n", d.as_str().unwrap_or_default()));
+        }
+        out.push('\n');
+    }
+    let files = v.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+    if files.is_empty() {
+        out.push_str("no differences\n");
+    }
+    for f in files {
+        out.push_str(&s(&f, "/diff"));
+    }
+    out
+}
+
+pub fn generations(v: &Value) -> String {
+    let empty = vec![];
+    let gens = v.get("generations").and_then(Value::as_array).unwrap_or(&empty);
+    if gens.is_empty() {
+        return "no generations yet (one is kept each time a store is replaced)\n".into();
+    }
+    let rows: Vec<Vec<String>> =
+        gens.iter().map(|g| vec![s(g, "/id"), short_time(&s(g, "/created_at")), s(g, "/job_id"), s(g, "/reason"), s(g, "/bytes"), s(g, "/files")]).collect();
+    table(&["GEN", "CREATED", "JOB", "REASON", "BYTES", "FILES"], &rows)
+}
+
+/// Flatten a JSON object into `key: value` lines, nested keys dotted.
+pub fn key_values(v: &Value) -> String {
+    fn walk(prefix: &str, v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&p, x, out);
+                }
+            }
+            Value::Null => out.push_str(&format!("{prefix:<28} -\n")),
+            Value::String(x) => out.push_str(&format!("{prefix:<28} {x}\n")),
+            other => out.push_str(&format!("{prefix:<28} {other}\n")),
+        }
+    }
+    let mut out = String::new();
+    walk("", v, &mut out);
+    out
+}
+
+pub fn event(e: &Value) -> String {
+    format!("{}  #{:<5} {:<8} {}", short_time(&s(e, "/at")), s(e, "/id"), s(e, "/kind"), s(e, "/message"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "LONGER"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    LONGER\nxxx  y\n");
+    }
+
+    #[test]
+    fn diff_lists_dropped_first() {
+        let out = diff(&json!({"dropped": ["a.md:1: - x"], "files": [{"diff": "--- a/a.md\n"}]}));
+        assert!(out.starts_with("DROPPED WITHOUT EXPLANATION (1):\n  - a.md:1: - x\n"));
+        assert!(out.ends_with("--- a/a.md\n"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Policy: may a candidate replace the live store without a person looking at it?
+//!
+//! Pure functions over parsed stores. Each check reports pass/fail with a reason; the
+//! candidate is applied only when all pass and `auto_apply` is on, otherwise it is held.
+
+use crate::config::Config;
+use crate::memory::{self, ParsedFile};
+use crate::report::Report;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub reason: String,
+    /// Entries or values the reason refers to (e.g. the pinned entries lost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub passed: bool,
+    pub checks: Vec<Check>,
+}
+
+impl Verdict {
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+    pub fn summary(&self) -> String {
+        let failed: Vec<_> = self.failures().map(|c| format!("{}: {}", c.name, c.reason)).collect();
+        if failed.is_empty() {
+            "all checks passed".into()
+        } else {
+            failed.join("; ")
+        }
+    }
+}
+
+/// What the checks look at.
+pub struct PolicyInput<'a> {
+    pub config: &'a Config,
+    pub live: &'a [ParsedFile],
+    pub candidate: &'a [ParsedFile],
+    pub live_bytes: u64,
+    pub candidate_bytes: u64,
+    pub report: &'a Report,
+    pub base_hash: &'a str,
+    /// Hash of the live store as it is now.
+    pub current_hash: &'a str,
+}
+
+pub fn evaluate(input: &PolicyInput) -> Verdict {
+    let checks = vec![
+        check_unchanged(input.base_hash, input.current_hash),
+        check_reduction(input.live_bytes, input.candidate_bytes, input.config.policy.min_reduction, input.config.policy.max_reduction),
+        check_pinned(input.live, input.candidate),
+        check_entry_loss(input.live, input.candidate, input.report, input.config.max_entry_loss()),
+        check_secrets(input.live, input.candidate, &input.config.policy.secret_patterns),
+    ];
+    Verdict { passed: checks.iter().all(|c| c.passed), checks }
+}
+
+fn check(name: &str, passed: bool, reason: String, details: Vec<String>) -> Check {
+    Check { name: name.into(), passed, reason, details }
+}
+
+pub fn check_unchanged(base_hash: &str, current_hash: &str) -> Check {
+    if base_hash == current_hash {
+        check("live_unchanged", true, "the live store is as it was when the dream began".into(), vec![])
+    } else {
+        check("live_unchanged", false, "the live store changed since the dream began".into(), vec![])
+    }
+}
+
+pub fn check_reduction(before: u64, after: u64, min: f64, max: f64) -> Check {
+    if before == 0 {
+        return check("reduction", false, "the live store is empty; nothing to reduce".into(), vec![]);
+    }
+    let r = (before as f64 - after as f64) / before as f64;
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let figures = format!("{before} → {after} bytes ({} reduction)", pct(r));
+    if r < min {
+        check("reduction", false, format!("{figures} is below the minimum {}", pct(min)), vec![])
+    } else if r > max {
+        check("reduction", false, format!("{figures} is above the maximum {}: suspect, not a win", pct(max)), vec![])
+    } else {
+        check("reduction", true, format!("{figures} within {}–{}", pct(min), pct(max)), vec![])
+    }
+}
+
+/// Every pinned entry of the live store must appear verbatim somewhere in the candidate.
+pub fn check_pinned(live: &[ParsedFile], candidate: &[ParsedFile]) -> Check {
+    let present: HashSet<&str> = memory::entries(candidate).map(|(_, b)| b.text()).collect();
+    let pinned: Vec<_> = memory::entries(live).filter(|(_, b)| b.pinned).collect();
+    let lost: Vec<String> =
+        pinned.iter().filter(|(_, b)| !present.contains(b.text())).map(|(f, b)| format!("{}:{}: {}", f.path, b.line, b.text())).collect();
+    if lost.is_empty() {
+        check("pinned_kept", true, format!("all {} pinned entries kept verbatim", pinned.len()), vec![])
+    } else {
+        check("pinned_kept", false, format!("{} of {} pinned entries missing or altered", lost.len(), pinned.len()), lost)
+    }
+}
+
+/// Entries that vanish with no change in the report to explain them.
+pub fn check_entry_loss(live: &[ParsedFile], candidate: &[ParsedFile], report: &Report, max_loss: f64) -> Check {
+    let present: HashSet<String> = memory::entries(candidate).map(|(_, b)| memory::normalize(b.text())).collect();
+    let explained: HashSet<String> = report.changes.iter().filter_map(|c| c.before.as_deref()).map(memory::normalize).collect();
+    let total = memory::entries(live).count();
+    let dropped: Vec<String> = memory::entries(live)
+        .filter(|(_, b)| {
+            let n = memory::normalize(b.text());
+            !present.contains(&n) && !explained.contains(&n)
+        })
+        .map(|(f, b)| format!("{}:{}: {}", f.path, b.line, b.text()))
+        .collect();
+    let frac = if total == 0 { 0.0 } else { dropped.len() as f64 / total as f64 };
+    let reason = format!("{} of {} entries dropped without explanation ({:.1}%, limit {:.1}%)", dropped.len(), total, frac * 100.0, max_loss * 100.0);
+    check("entry_loss", frac <= max_loss, reason, dropped)
+}
+
+static SECRET_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        r"sk-ant-[A-Za-z0-9_\-]{20,}",
+        r"sk-[A-Za-z0-9]{32,}",
+        r"AKIA[0-9A-Z]{16}",
+        r"gh[pousr]_[A-Za-z0-9]{36,}",
+        r"xox[baprs]-[A-Za-z0-9\-]{10,}",
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+        r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
+    ]
+    .iter()
+    .map(|p| Regex::new(p).expect("static regex"))
+    .collect()
+});
+
+/// A candidate must not introduce a secret that the live store did not already contain.
+pub fn check_secrets(live: &[ParsedFile], candidate: &[ParsedFile], extra: &[String]) -> Check {
+    let extra: Vec<Regex> = extra.iter().filter_map(|p| Regex::new(p).ok()).collect();
+    let find = |files: &[ParsedFile]| -> HashSet<String> {
+        let mut out = HashSet::new();
+        for (_, b) in memory::entries(files) {
+            for r in SECRET_PATTERNS.iter().chain(extra.iter()) {
+                for m in r.find_iter(&b.raw) {
+                    out.insert(m.as_str().to_string());
+                }
+            }
+        }
+        out
+    };
+    let before = find(live);
+    let mut new: Vec<String> = find(candidate).into_iter().filter(|s| !before.contains(s)).map(|s| redact(&s)).collect();
+    new.sort();
+    if new.is_empty() {
+        check("no_new_secrets", true, "the candidate introduces no secret".into(), vec![])
+    } else {
+        check("no_new_secrets", false, format!("the candidate writes {} secret-looking value(s)", new.len()), new)
+    }
+}
+
+fn redact(s: &str) -> String {
+    let head: String = s.chars().take(6).collect();
+    format!("{head}… ({} chars)", s.chars().count())
+}
+
+#[cfg(test)]
+mod tests;
