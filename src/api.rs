@@ -95,7 +95,9 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, method: &Method, path: &s
             let id = parse_id(id, "job id")?;
             let body: ApproveRequest = read_json(req).await?;
             if body.changes.is_some() {
-                return Err(OpError::BadRequest("partial approval (\"changes\") is not supported yet; approve the whole job without a body".into()));
+                return Err(OpError::BadRequest(
+                    "partial approval (\"changes\") is not supported yet; approve the whole job without a body".into(),
+                ));
             }
             let job = app.approve(id, body.by.as_deref().unwrap_or("api")).await?;
             Ok(ok(json!({"job": job})))

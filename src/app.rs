@@ -76,14 +76,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config, state: State, clock: Arc<dyn Clock>) -> Arc<App> {
         let (events, _) = broadcast::channel(1024);
-        Arc::new(App {
-            config: RwLock::new(Arc::new(config)),
-            state,
-            clock,
-            live_lock: Mutex::new(()),
-            running: Mutex::new(None),
-            events,
-        })
+        Arc::new(App { config: RwLock::new(Arc::new(config)), state, clock, live_lock: Mutex::new(()), running: Mutex::new(None), events })
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -127,7 +120,11 @@ impl App {
 
     /// Jobs that occupy the single flight.
     pub fn in_flight(&self) -> Result<Option<Job>, OpError> {
-        Ok(self.state.jobs_with_status(&[JobStatus::Queued, JobStatus::Running, JobStatus::Staged, JobStatus::Approved])?.into_iter().next())
+        Ok(self
+            .state
+            .jobs_with_status(&[JobStatus::Queued, JobStatus::Running, JobStatus::Staged, JobStatus::Approved])?
+            .into_iter()
+            .next())
     }
 
     /// Start a dream now. Refused with `Conflict` while one runs and `Limited` past the quota.
@@ -185,11 +182,19 @@ impl App {
         match self.apply_job(&job) {
             Ok(job) => Ok(job),
             Err(OpError::Conflict(msg)) => {
-                self.state.transition(id, JobStatus::Stale, JobUpdate { error: Some(msg.clone()), finished_at: Some(self.now()), ..Default::default() })?;
+                self.state.transition(
+                    id,
+                    JobStatus::Stale,
+                    JobUpdate { error: Some(msg.clone()), finished_at: Some(self.now()), ..Default::default() },
+                )?;
                 Err(OpError::Conflict(format!("job {id} is stale: {msg}")))
             }
             Err(e) => {
-                self.state.transition(id, JobStatus::Failed, JobUpdate { error: Some(e.to_string()), finished_at: Some(self.now()), ..Default::default() })?;
+                self.state.transition(
+                    id,
+                    JobStatus::Failed,
+                    JobUpdate { error: Some(e.to_string()), finished_at: Some(self.now()), ..Default::default() },
+                )?;
                 Err(e)
             }
         }
@@ -201,7 +206,11 @@ impl App {
         let candidate = dir.read_candidate()?;
         let base_hash = job.base_hash.clone().ok_or_else(|| OpError::Internal(anyhow::anyhow!("job {} has no base hash", job.id)))?;
         let generation = self.replace_live(&candidate, &base_hash, Some(job.id), "apply")?;
-        let job = self.state.transition(job.id, JobStatus::Applied, JobUpdate { finished_at: Some(self.now()), generation: Some(generation), ..Default::default() })?;
+        let job = self.state.transition(
+            job.id,
+            JobStatus::Applied,
+            JobUpdate { finished_at: Some(self.now()), generation: Some(generation), ..Default::default() },
+        )?;
         self.emit(job.id, "applied", &format!("candidate applied; the replaced store is generation {generation}"));
         tracing::info!(job = job.id, generation, "candidate applied");
         Ok(job)
@@ -214,7 +223,12 @@ impl App {
         let gen_id = self.state.generations()?.first().map_or(1, |g| g.id + 1);
         let gen_dir = self.generation_dir(gen_id);
         let before = Store::read(&config.agent.memory_dir)?;
-        let target = Target { memory_dir: &config.agent.memory_dir, generation_dir: &gen_dir, journal_path: &self.journal_path(), mode: config.apply.mode };
+        let target = Target {
+            memory_dir: &config.agent.memory_dir,
+            generation_dir: &gen_dir,
+            journal_path: &self.journal_path(),
+            mode: config.apply.mode,
+        };
         match apply::apply(&target, new, base_hash) {
             Ok(method) => tracing::debug!(?method, "live store replaced"),
             Err(ApplyError::Stale { .. }) => return Err(OpError::Conflict("the live store changed since the dream began".into())),
@@ -251,7 +265,13 @@ impl App {
         let job = self.state.transition(
             id,
             JobStatus::Discarded,
-            JobUpdate { decision: Some("discarded".into()), decided_by: Some(who.into()), decided_at: Some(now), finished_at: Some(now), ..Default::default() },
+            JobUpdate {
+                decision: Some("discarded".into()),
+                decided_by: Some(who.into()),
+                decided_at: Some(now),
+                finished_at: Some(now),
+                ..Default::default()
+            },
         )?;
         self.emit(id, "decision", &format!("discarded by {who}"));
         Ok(job)
@@ -269,7 +289,8 @@ impl App {
             Some(id) => gens.iter().find(|g| g.id == id).ok_or_else(|| OpError::NotFound(format!("generation {id} not found")))?,
             None => gens.first().ok_or_else(|| OpError::NotFound("there is no generation to roll back to".into()))?,
         };
-        let restored = Store::read(&self.generation_dir(target.id)).map_err(|e| OpError::Internal(e.context(format!("generation {} is unreadable", target.id))))?;
+        let restored = Store::read(&self.generation_dir(target.id))
+            .map_err(|e| OpError::Internal(e.context(format!("generation {} is unreadable", target.id))))?;
         let live = Store::read(&self.config().agent.memory_dir)?;
         let saved = self.replace_live(&restored, &live.hash(), None, &format!("rollback to generation {}", target.id))?;
         tracing::info!(restored = target.id, saved, "rolled back");

@@ -100,7 +100,9 @@ pub fn apply(target: &Target, candidate: &Store, base_hash: &str) -> Result<Meth
 }
 
 fn is_busy_or_cross_device(e: &anyhow::Error) -> bool {
-    e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|io| matches!(io.raw_os_error(), Some(libc::EBUSY) | Some(libc::EXDEV)))
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| matches!(io.raw_os_error(), Some(libc::EBUSY) | Some(libc::EXDEV)))
 }
 
 fn staging_sibling(memory_dir: &Path, tag: &str) -> Result<PathBuf> {

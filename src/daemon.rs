@@ -23,7 +23,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 /// Run with an explicit clock and a channel of config reload requests (SIGHUP).
-pub async fn run_with(config: Config, clock: Arc<dyn Clock>, shutdown: impl Future<Output = ()>, mut reload: mpsc::Receiver<()>) -> Result<()> {
+pub async fn run_with(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+    mut reload: mpsc::Receiver<()>,
+) -> Result<()> {
     std::fs::create_dir_all(&config.state_dir).with_context(|| format!("cannot create state directory {}", config.state_dir.display()))?;
     let state = State::open(&config.db_path())?;
     let socket = config.socket_path();
@@ -88,7 +93,11 @@ async fn interrupt_running(app: &Arc<App>) {
             if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
                 let msg = "interrupted: dreamd shut down while the job was running";
                 app.emit(id, "error", msg);
-                let _ = app.state.transition(id, JobStatus::Failed, JobUpdate { error: Some(msg.into()), finished_at: Some(app.now()), ..Default::default() });
+                let _ = app.state.transition(
+                    id,
+                    JobStatus::Failed,
+                    JobUpdate { error: Some(msg.into()), finished_at: Some(app.now()), ..Default::default() },
+                );
                 tracing::warn!(job = id, "{msg}");
             }
         }
@@ -107,7 +116,11 @@ async fn recover(app: &Arc<App>) -> Result<()> {
             JobStatus::Queued | JobStatus::Running => {
                 let msg = "interrupted: dreamd stopped while the job was running; request a new dream";
                 app.emit(id, "error", msg);
-                app.state.transition(id, JobStatus::Failed, JobUpdate { error: Some(msg.into()), finished_at: Some(app.now()), ..Default::default() })?;
+                app.state.transition(
+                    id,
+                    JobStatus::Failed,
+                    JobUpdate { error: Some(msg.into()), finished_at: Some(app.now()), ..Default::default() },
+                )?;
                 app.job_dir(id).remove();
                 tracing::warn!(job = id, "{msg}");
             }
@@ -120,7 +133,15 @@ async fn recover(app: &Arc<App>) -> Result<()> {
                     tracing::info!(job = id, "deciding a job staged before the restart");
                     crate::runner::decide(app, id, &config, &base, &candidate, &report, &pins).await?;
                 } else {
-                    app.state.transition(id, JobStatus::Failed, JobUpdate { error: Some("staged files missing after restart".into()), finished_at: Some(app.now()), ..Default::default() })?;
+                    app.state.transition(
+                        id,
+                        JobStatus::Failed,
+                        JobUpdate {
+                            error: Some("staged files missing after restart".into()),
+                            finished_at: Some(app.now()),
+                            ..Default::default()
+                        },
+                    )?;
                 }
             }
             JobStatus::Approved => {
@@ -130,7 +151,11 @@ async fn recover(app: &Arc<App>) -> Result<()> {
                     tracing::warn!(job = id, "an apply interrupted by a restart had completed; job marked applied");
                 } else {
                     let msg = "interrupted: dreamd stopped while applying; the live store was left as it was";
-                    app.state.transition(id, JobStatus::Failed, JobUpdate { error: Some(msg.into()), finished_at: Some(app.now()), ..Default::default() })?;
+                    app.state.transition(
+                        id,
+                        JobStatus::Failed,
+                        JobUpdate { error: Some(msg.into()), finished_at: Some(app.now()), ..Default::default() },
+                    )?;
                     tracing::warn!(job = id, "{msg}");
                 }
             }
@@ -155,7 +180,8 @@ fn reload_config(app: &App) {
                 tracing::info!("config reloaded: nothing changed");
                 return;
             }
-            let restart: Vec<&String> = changes.iter().filter(|c| ["state_dir", "api.socket", "agent.memory_dir"].iter().any(|k| c.starts_with(k))).collect();
+            let restart: Vec<&String> =
+                changes.iter().filter(|c| ["state_dir", "api.socket", "agent.memory_dir"].iter().any(|k| c.starts_with(k))).collect();
             if !restart.is_empty() {
                 tracing::warn!(keys = ?restart, "these changes take effect only after a restart; keeping the running values");
             }

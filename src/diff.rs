@@ -27,11 +27,9 @@ pub fn store_diff(before: &Store, after: &Store) -> Vec<FileDiff> {
             (None, None) => continue,
         };
         let diff = match (as_text(a), as_text(b)) {
-            (Some(x), Some(y)) => TextDiff::from_lines(x, y)
-                .unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{path}"), &format!("b/{path}"))
-                .to_string(),
+            (Some(x), Some(y)) => {
+                TextDiff::from_lines(x, y).unified_diff().context_radius(3).header(&format!("a/{path}"), &format!("b/{path}")).to_string()
+            }
             _ => format!("Binary files a/{path} and b/{path} differ\n"),
         };
         out.push(FileDiff { path: path.clone(), status: status.into(), diff });

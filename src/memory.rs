@@ -64,9 +64,14 @@ pub struct Frontmatter {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileBody {
-    Parsed { frontmatter: Option<Frontmatter>, blocks: Vec<Block> },
+    Parsed {
+        frontmatter: Option<Frontmatter>,
+        blocks: Vec<Block>,
+    },
     /// Not UTF-8, broken frontmatter, or not a text memory file: kept byte for byte.
-    Opaque { reason: String },
+    Opaque {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,12 +228,9 @@ fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut section: Option<String> = None;
     let mut in_fence: Option<String> = None;
-    let mut line_no = first_line;
-    for line in body.split_inclusive('\n') {
+    for (this_line, line) in (first_line..).zip(body.split_inclusive('\n')) {
         let content = line.trim_end_matches(['\n', '\r']);
         let trimmed = content.trim_start();
-        let this_line = line_no;
-        line_no += 1;
 
         if let Some(fence) = &in_fence {
             if let Some(b) = blocks.last_mut() {
@@ -246,7 +248,8 @@ fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
             }
             continue;
         }
-        let after_blank = blocks.last().is_none_or(|b| b.raw.ends_with("\n\n") || b.raw.ends_with("\r\n\r\n") || b.kind == BlockKind::Blank);
+        let after_blank =
+            blocks.last().is_none_or(|b| b.raw.ends_with("\n\n") || b.raw.ends_with("\r\n\r\n") || b.kind == BlockKind::Blank);
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = Some(trimmed[..3].to_string());
             blocks.push(new_block(BlockKind::Code, line, this_line, section.clone()));
@@ -260,7 +263,8 @@ fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
         let indent = content.len() - trimmed.len();
         if BULLET.is_match(content) && indent < 2 {
             let link = LINK.captures(content).map(|c| c[1].to_string());
-            let kind = if is_index && link.as_deref().is_some_and(|l| !l.contains("://")) { BlockKind::IndexLine } else { BlockKind::Bullet };
+            let kind =
+                if is_index && link.as_deref().is_some_and(|l| !l.contains("://")) { BlockKind::IndexLine } else { BlockKind::Bullet };
             let mut b = new_block(kind, line, this_line, section.clone());
             b.link = link;
             blocks.push(b);
@@ -268,7 +272,9 @@ fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
         }
         // Continuation of the previous bullet/paragraph, or a new paragraph.
         match blocks.last_mut() {
-            Some(b) if !after_blank && matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph | BlockKind::IndexLine) => b.raw.push_str(line),
+            Some(b) if !after_blank && matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph | BlockKind::IndexLine) => {
+                b.raw.push_str(line)
+            }
             Some(b) if b.kind == BlockKind::Bullet && indent >= 2 => b.raw.push_str(line),
             _ => blocks.push(new_block(BlockKind::Paragraph, line, this_line, section.clone())),
         }

@@ -119,7 +119,13 @@ pub fn check_entry_loss(live: &[ParsedFile], candidate: &[ParsedFile], report: &
         .map(|(f, b)| format!("{}:{}: {}", f.path, b.line, b.text()))
         .collect();
     let frac = if total == 0 { 0.0 } else { dropped.len() as f64 / total as f64 };
-    let reason = format!("{} of {} entries dropped without explanation ({:.1}%, limit {:.1}%)", dropped.len(), total, frac * 100.0, max_loss * 100.0);
+    let reason = format!(
+        "{} of {} entries dropped without explanation ({:.1}%, limit {:.1}%)",
+        dropped.len(),
+        total,
+        frac * 100.0,
+        max_loss * 100.0
+    );
     check("entry_loss", frac <= max_loss, reason, dropped)
 }
 

@@ -29,7 +29,11 @@ async fn run(app: &Arc<App>, id: i64, engine: Engine) -> Result<()> {
     let started = app.now();
     let base = Store::read(&config.agent.memory_dir)?;
     let base_hash = base.hash();
-    app.state.transition(id, JobStatus::Running, JobUpdate { started_at: Some(started), base_hash: Some(base_hash.clone()), ..Default::default() })?;
+    app.state.transition(
+        id,
+        JobStatus::Running,
+        JobUpdate { started_at: Some(started), base_hash: Some(base_hash.clone()), ..Default::default() },
+    )?;
     for (path, f) in &base.files {
         app.emit(id, "read", &format!("memory {path} ({} bytes)", f.bytes.len()));
     }
@@ -62,7 +66,12 @@ async fn run(app: &Arc<App>, id: i64, engine: Engine) -> Result<()> {
     app.state.transition(
         id,
         JobStatus::Staged,
-        JobUpdate { candidate_hash: Some(output.candidate.hash()), metrics: Some(metrics), cost_usd: Some(output.cost_usd), ..Default::default() },
+        JobUpdate {
+            candidate_hash: Some(output.candidate.hash()),
+            metrics: Some(metrics),
+            cost_usd: Some(output.cost_usd),
+            ..Default::default()
+        },
     )?;
     decide(app, id, &config, &base, &output.candidate, &output.report, &pins).await
 }
@@ -90,7 +99,15 @@ fn read_transcripts(app: &App, id: i64, config: &Config) -> Vec<sessions::Transc
 }
 
 /// Policy, then apply (auto) or hold. Also used on restart for jobs staged before a crash.
-pub async fn decide(app: &Arc<App>, id: i64, config: &Config, base: &Store, candidate: &Store, report: &crate::report::Report, pins: &PinRules) -> Result<()> {
+pub async fn decide(
+    app: &Arc<App>,
+    id: i64,
+    config: &Config,
+    base: &Store,
+    candidate: &Store,
+    report: &crate::report::Report,
+    pins: &PinRules,
+) -> Result<()> {
     let _live = app.live_lock.lock().await;
     let current_hash = Store::read(&config.agent.memory_dir)?.hash();
     let base_hash = base.hash();
@@ -114,25 +131,44 @@ pub async fn decide(app: &Arc<App>, id: i64, config: &Config, base: &Store, cand
         app.state.transition(
             id,
             JobStatus::Stale,
-            JobUpdate { policy: Some(policy_json), error: Some("the live store changed since the dream began".into()), finished_at: Some(app.now()), ..Default::default() },
+            JobUpdate {
+                policy: Some(policy_json),
+                error: Some("the live store changed since the dream began".into()),
+                finished_at: Some(app.now()),
+                ..Default::default()
+            },
         )?;
         tracing::warn!(job = id, "live store changed during the dream; candidate is stale");
         return Ok(());
     }
     if verdict.passed && config.policy.auto_apply {
-        let update = JobUpdate { policy: Some(policy_json.clone()), decision: Some("auto-applied".into()), decided_by: Some("policy".into()), decided_at: Some(app.now()), ..Default::default() };
+        let update = JobUpdate {
+            policy: Some(policy_json.clone()),
+            decision: Some("auto-applied".into()),
+            decided_by: Some("policy".into()),
+            decided_at: Some(app.now()),
+            ..Default::default()
+        };
         let job = app.state.update(id, update)?;
         match app.apply_job(&job) {
             Ok(_) => Ok(()),
             Err(OpError::Conflict(msg)) => {
-                app.state.transition(id, JobStatus::Stale, JobUpdate { policy: Some(policy_json), error: Some(msg), finished_at: Some(app.now()), ..Default::default() })?;
+                app.state.transition(
+                    id,
+                    JobStatus::Stale,
+                    JobUpdate { policy: Some(policy_json), error: Some(msg), finished_at: Some(app.now()), ..Default::default() },
+                )?;
                 Ok(())
             }
             Err(e) => Err(anyhow::anyhow!(e.to_string())),
         }
     } else {
         let why = if verdict.passed { "auto_apply is off".to_string() } else { verdict.summary() };
-        app.state.transition(id, JobStatus::Held, JobUpdate { policy: Some(policy_json), decision: Some(format!("held: {why}")), ..Default::default() })?;
+        app.state.transition(
+            id,
+            JobStatus::Held,
+            JobUpdate { policy: Some(policy_json), decision: Some(format!("held: {why}")), ..Default::default() },
+        )?;
         app.emit(id, "held", &format!("held for approval: {why}"));
         tracing::info!(job = id, reason = %why, "candidate held for approval");
         Ok(())

@@ -38,7 +38,8 @@ fn reduction_out_of_bounds_is_held_then_approved() {
     let id = env.dream();
     let job = env.wait_settled(id);
     assert_eq!(job["status"], "held", "{job:#}");
-    let failed: Vec<_> = job["policy"]["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).map(|c| c["name"].as_str().unwrap()).collect();
+    let failed: Vec<_> =
+        job["policy"]["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(failed, vec!["reduction"]);
     assert_eq!(env.snapshot(), before, "a held job leaves the live store alone");
 

@@ -43,7 +43,12 @@ fn check_applied(f: &Fixture, before_hash: &str) {
     assert!(!f.memory.join("sub").exists(), "emptied folders go");
     assert_eq!(Store::read(&f.state.join("generations/1")).unwrap().hash(), before_hash, "generation is the replaced store, byte for byte");
     assert!(!f.state.join("apply.journal").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(f.memory.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains("dreamd-")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(f.memory.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains("dreamd-"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -61,7 +66,12 @@ fn journal_replaces_the_store_and_keeps_a_generation() {
     let before = Store::read(&f.memory).unwrap().hash();
     assert_eq!(run(&f, ApplyMode::Journal).unwrap(), Method::Journal);
     check_applied(&f, &before);
-    let hidden: Vec<_> = std::fs::read_dir(&f.memory).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with(".dreamd")).collect();
+    let hidden: Vec<_> = std::fs::read_dir(&f.memory)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".dreamd"))
+        .collect();
     assert!(hidden.is_empty(), "staging removed: {hidden:?}");
 }
 

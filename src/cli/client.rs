@@ -72,7 +72,9 @@ impl Client {
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.into_body().collect().await?.to_bytes();
-            let msg = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(String::from));
+            let msg = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(String::from));
             anyhow::bail!("{} ({status})", msg.unwrap_or_else(|| "request failed".into()));
         }
         let mut body = resp.into_body();

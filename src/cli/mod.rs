@@ -173,7 +173,12 @@ pub async fn client_command(cmd: Command) -> Result<()> {
         Command::Run { .. } => unreachable!("handled by main"),
         Command::CheckConfig { config } => {
             let c = load_config(config.as_deref())?;
-            println!("{}: ok (agent {}, memory_dir {})", c.source.as_deref().unwrap_or(Path::new("?")).display(), c.agent.name, c.agent.memory_dir.display());
+            println!(
+                "{}: ok (agent {}, memory_dir {})",
+                c.source.as_deref().unwrap_or(Path::new("?")).display(),
+                c.agent.name,
+                c.agent.memory_dir.display()
+            );
             Ok(())
         }
         Command::Consolidate { memory_dir, sessions, out, layout, keep_history, pinned_patterns, json } => {
@@ -224,19 +229,23 @@ pub async fn client_command(cmd: Command) -> Result<()> {
         }
         Command::Approve { job, target } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let v = Client::new(&socket_of(&target)?).post(&format!("/v1/jobs/{job}/approve"), &json!({"by": format!("cli:{who}")})).await?;
+            let v =
+                Client::new(&socket_of(&target)?).post(&format!("/v1/jobs/{job}/approve"), &json!({"by": format!("cli:{who}")})).await?;
             print(&target, &v, |v| format!("job {} {}\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
             Ok(())
         }
         Command::Discard { job, target } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let v = Client::new(&socket_of(&target)?).post(&format!("/v1/jobs/{job}/discard"), &json!({"by": format!("cli:{who}")})).await?;
+            let v =
+                Client::new(&socket_of(&target)?).post(&format!("/v1/jobs/{job}/discard"), &json!({"by": format!("cli:{who}")})).await?;
             print(&target, &v, |v| format!("job {} {}\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
             Ok(())
         }
         Command::Rollback { generation, target } => {
             let v = Client::new(&socket_of(&target)?).post("/v1/rollback", &json!({"generation": generation})).await?;
-            print(&target, &v, |v| format!("restored generation {}; the store it replaced is generation {}\n", v["restored"], v["saved_as"]));
+            print(&target, &v, |v| {
+                format!("restored generation {}; the store it replaced is generation {}\n", v["restored"], v["saved_as"])
+            });
             Ok(())
         }
         Command::Generations(t) => {
@@ -247,7 +256,15 @@ pub async fn client_command(cmd: Command) -> Result<()> {
     }
 }
 
-fn consolidate(memory_dir: &Path, sessions: Option<&Path>, out: &Path, layout: LayoutArg, keep_history: bool, pins: &[String], json_out: bool) -> Result<()> {
+fn consolidate(
+    memory_dir: &Path,
+    sessions: Option<&Path>,
+    out: &Path,
+    layout: LayoutArg,
+    keep_history: bool,
+    pins: &[String],
+    json_out: bool,
+) -> Result<()> {
     use crate::engine::{builtin, DreamInput};
     let layout = match layout {
         LayoutArg::ClaudeCode => Layout::ClaudeCode,
@@ -270,7 +287,16 @@ fn consolidate(memory_dir: &Path, sessions: Option<&Path>, out: &Path, layout: L
     } else {
         let t = &report.totals;
         let pct = if t.bytes_before > 0 { 100.0 * (t.bytes_before as f64 - t.bytes_after as f64) / t.bytes_before as f64 } else { 0.0 };
-        println!("{} changes; {} → {} bytes ({pct:.1}% smaller), {} → {} entries, ~{} → ~{} tokens", report.changes.len(), t.bytes_before, t.bytes_after, t.entries_before, t.entries_after, t.tokens_before, t.tokens_after);
+        println!(
+            "{} changes; {} → {} bytes ({pct:.1}% smaller), {} → {} entries, ~{} → ~{} tokens",
+            report.changes.len(),
+            t.bytes_before,
+            t.bytes_after,
+            t.entries_before,
+            t.entries_after,
+            t.tokens_before,
+            t.tokens_after
+        );
         for c in &report.changes {
             println!("  {}  {:<13} {:<22} {}", c.id, serde_json::to_value(c.kind)?.as_str().unwrap_or("?"), c.file, c.reason);
         }

@@ -54,7 +54,17 @@ pub fn jobs(v: &Value) -> String {
     }
     let rows: Vec<Vec<String>> = jobs
         .iter()
-        .map(|j| vec![s(j, "/id"), s(j, "/status"), s(j, "/trigger"), s(j, "/engine"), short_time(&s(j, "/created_at")), bytes_change(j), s(j, "/decision")])
+        .map(|j| {
+            vec![
+                s(j, "/id"),
+                s(j, "/status"),
+                s(j, "/trigger"),
+                s(j, "/engine"),
+                short_time(&s(j, "/created_at")),
+                bytes_change(j),
+                s(j, "/decision"),
+            ]
+        })
         .collect();
     table(&["ID", "STATUS", "TRIGGER", "ENGINE", "CREATED", "BYTES", "DECISION"], &rows)
 }
@@ -140,8 +150,10 @@ pub fn generations(v: &Value) -> String {
     if gens.is_empty() {
         return "no generations yet (one is kept each time a store is replaced)\n".into();
     }
-    let rows: Vec<Vec<String>> =
-        gens.iter().map(|g| vec![s(g, "/id"), short_time(&s(g, "/created_at")), s(g, "/job_id"), s(g, "/reason"), s(g, "/bytes"), s(g, "/files")]).collect();
+    let rows: Vec<Vec<String>> = gens
+        .iter()
+        .map(|g| vec![s(g, "/id"), short_time(&s(g, "/created_at")), s(g, "/job_id"), s(g, "/reason"), s(g, "/bytes"), s(g, "/files")])
+        .collect();
     table(&["GEN", "CREATED", "JOB", "REASON", "BYTES", "FILES"], &rows)
 }
 

@@ -46,13 +46,8 @@ impl FromStr for HumanDuration {
                 'd' => 86400,
                 _ => return Err(format!("unknown unit {c:?} in {s:?}, expected {expected}")),
             };
-            let n: u64 = digits
-                .parse()
-                .map_err(|_| format!("missing number before {c:?} in {s:?}, expected {expected}"))?;
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| format!("duration {s:?} is too large"))?;
+            let n: u64 = digits.parse().map_err(|_| format!("missing number before {c:?} in {s:?}, expected {expected}"))?;
+            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("duration {s:?} is too large"))?;
             digits.clear();
             saw_unit = true;
         }

@@ -106,12 +106,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig {
-            kind: EngineKind::Builtin,
-            keep_history: false,
-            command: Vec::new(),
-            cost_per_job_usd: 0.0,
-        }
+        EngineConfig { kind: EngineKind::Builtin, keep_history: false, command: Vec::new(), cost_per_job_usd: 0.0 }
     }
 }
 
@@ -222,10 +217,7 @@ impl Config {
                 message: explain_serde_error(&e.to_string()),
             }
         })?;
-        let base = path
-            .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
-            .unwrap_or(Path::new("."));
+        let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new("."));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         config.resolve_paths(&base);
         config.source = Some(path.to_path_buf());
@@ -283,13 +275,19 @@ impl Config {
         }
         if let Some(v) = p.max_entry_loss {
             if !(0.0..=1.0).contains(&v) {
-                return Err(err(&["policy", "max_entry_loss"], format!("policy.max_entry_loss is {v}, expected a fraction between 0.0 and 1.0")));
+                return Err(err(
+                    &["policy", "max_entry_loss"],
+                    format!("policy.max_entry_loss is {v}, expected a fraction between 0.0 and 1.0"),
+                ));
             }
         }
         for (key, pats) in [("pinned_patterns", &p.pinned_patterns), ("secret_patterns", &p.secret_patterns)] {
             for pat in pats {
                 if let Err(e) = regex::Regex::new(pat) {
-                    return Err(err(&["policy", key], format!("policy.{key}: {pat:?} is not a valid regex ({e}), expected a regular expression")));
+                    return Err(err(
+                        &["policy", key],
+                        format!("policy.{key}: {pat:?} is not a valid regex ({e}), expected a regular expression"),
+                    ));
                 }
             }
         }
@@ -297,7 +295,10 @@ impl Config {
             return Err(err(&["agent", "name"], "agent.name is empty, expected a name".into()));
         }
         if self.engine.kind == EngineKind::Command && self.engine.command.is_empty() {
-            return Err(err(&["engine", "kind"], "engine.kind is command but engine.command is empty, expected a program and its arguments".into()));
+            return Err(err(
+                &["engine", "kind"],
+                "engine.kind is command but engine.command is empty, expected a program and its arguments".into(),
+            ));
         }
         if self.engine.cost_per_job_usd < 0.0 {
             return Err(err(&["engine", "cost_per_job_usd"], "engine.cost_per_job_usd is negative, expected a cost >= 0".into()));
@@ -305,7 +306,10 @@ impl Config {
         if self.triggers.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(err(
                 &["triggers", "timezone"],
-                format!("triggers.timezone {:?} is not a known time zone, expected an IANA name like UTC or Europe/Berlin", self.triggers.timezone),
+                format!(
+                    "triggers.timezone {:?} is not a known time zone, expected an IANA name like UTC or Europe/Berlin",
+                    self.triggers.timezone
+                ),
             ));
         }
         if let Some(expr) = &self.triggers.schedule {

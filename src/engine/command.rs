@@ -51,15 +51,25 @@ pub fn diff_report(before: &Store, after: &Store) -> Report {
         let old = String::from_utf8_lossy(&f.bytes).to_string();
         match after.files.get(path) {
             None => changes.push(Change::new(ChangeKind::Edit, path, Some(old), None, "file removed by the engine".into())),
-            Some(g) if g.bytes != f.bytes => {
-                changes.push(Change::new(ChangeKind::Edit, path, Some(old), Some(String::from_utf8_lossy(&g.bytes).to_string()), "file rewritten by the engine".into()))
-            }
+            Some(g) if g.bytes != f.bytes => changes.push(Change::new(
+                ChangeKind::Edit,
+                path,
+                Some(old),
+                Some(String::from_utf8_lossy(&g.bytes).to_string()),
+                "file rewritten by the engine".into(),
+            )),
             _ => {}
         }
     }
     for (path, g) in &after.files {
         if !before.files.contains_key(path) {
-            changes.push(Change::new(ChangeKind::Edit, path, None, Some(String::from_utf8_lossy(&g.bytes).to_string()), "file added by the engine".into()));
+            changes.push(Change::new(
+                ChangeKind::Edit,
+                path,
+                None,
+                Some(String::from_utf8_lossy(&g.bytes).to_string()),
+                "file added by the engine".into(),
+            ));
         }
     }
     let (b, a) = (before.total_bytes(), after.total_bytes());

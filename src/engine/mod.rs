@@ -80,7 +80,10 @@ impl Engine {
                 // CPU-bound and pure: keep it off the async workers.
                 let (candidate, report) = tokio::task::spawn_blocking(move || builtin::consolidate(&input)).await?;
                 for c in &report.changes {
-                    events.emit("write", format!("{} {} {}", c.id, serde_json::to_string(&c.kind).unwrap_or_default().trim_matches('"'), c.file));
+                    events.emit(
+                        "write",
+                        format!("{} {} {}", c.id, serde_json::to_string(&c.kind).unwrap_or_default().trim_matches('"'), c.file),
+                    );
                 }
                 Ok(DreamOutput { candidate, report, cost_usd: 0.0 })
             }

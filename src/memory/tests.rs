@@ -27,10 +27,7 @@ fn render_is_byte_identical() {
 fn blocks_have_kinds_lines_and_sections() {
     let p = parse("x.md", "---\nname: x\n---\n# Deploys\n\n- uses blue/green\n- rollback with `make undo`\n\nA paragraph\nthat wraps.\n");
     let kinds: Vec<_> = p.blocks().iter().map(|b| (b.kind, b.line)).collect();
-    assert_eq!(
-        kinds,
-        vec![(BlockKind::Heading, 4), (BlockKind::Bullet, 6), (BlockKind::Bullet, 7), (BlockKind::Paragraph, 9)]
-    );
+    assert_eq!(kinds, vec![(BlockKind::Heading, 4), (BlockKind::Bullet, 6), (BlockKind::Bullet, 7), (BlockKind::Paragraph, 9)]);
     assert_eq!(p.blocks()[1].section.as_deref(), Some("Deploys"));
     assert_eq!(p.frontmatter().unwrap().fields["name"], "x");
 }

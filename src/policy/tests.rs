@@ -68,7 +68,16 @@ fn verdict_combines_checks() {
     let cand = parsed(&[("a.md", "- a\n- b\n")]);
     let mut report = Report::default();
     report.changes.push(Change::new(ChangeKind::Dedupe, "a.md", Some("- a".into()), None, "dup".into()));
-    let input = PolicyInput { config: &config, live: &live, candidate: &cand, live_bytes: 12, candidate_bytes: 8, report: &report, base_hash: "h", current_hash: "h" };
+    let input = PolicyInput {
+        config: &config,
+        live: &live,
+        candidate: &cand,
+        live_bytes: 12,
+        candidate_bytes: 8,
+        report: &report,
+        base_hash: "h",
+        current_hash: "h",
+    };
     let v = evaluate(&input);
     assert!(v.passed, "{}", v.summary());
     let v = evaluate(&PolicyInput { current_hash: "other", ..input });

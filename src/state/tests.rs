@@ -12,7 +12,8 @@ fn jobs_persist_across_reopen_and_transitions_are_checked() {
         let s = State::open(&db).unwrap();
         let j = s.insert_job("manual", "builtin", 0.0, now()).unwrap();
         assert_eq!(j.status, JobStatus::Queued);
-        s.transition(j.id, JobStatus::Running, JobUpdate { started_at: Some(now()), base_hash: Some("abc".into()), ..Default::default() }).unwrap();
+        s.transition(j.id, JobStatus::Running, JobUpdate { started_at: Some(now()), base_hash: Some("abc".into()), ..Default::default() })
+            .unwrap();
         s.transition(j.id, JobStatus::Staged, JobUpdate::default()).unwrap();
         s.transition(j.id, JobStatus::Held, JobUpdate { policy: Some(serde_json::json!({"ok": false})), ..Default::default() }).unwrap();
         let e = s.transition(j.id, JobStatus::Applied, JobUpdate::default()).unwrap_err();

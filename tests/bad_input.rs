@@ -1,0 +1,188 @@
+//! Bad input gets a clear error and loses nothing.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn malformed_api_requests_get_json_errors() {
+    let env = Env::quickstart("engine:\n  kind: command\n  command: [\"sh\", \"-c\", \"sleep 3; cp -r \\\"$DREAMD_INPUT_DIR\\\"/. \\\"$DREAMD_OUTPUT_DIR\\\"/\"]\n");
+    let before = env.snapshot();
+    let _d = env.start();
+    let s = env.socket();
+    let cases = [
+        ("POST", "/v1/dreams", "{not json", 400, "bad_request"),
+        ("POST", "/v1/dreams", "{\"force\": \"yes\"}", 400, "bad_request"),
+        ("POST", "/v1/dreams", "{\"colour\": 1}", 400, "bad_request"),
+        ("GET", "/v1/jobs/42", "", 404, "not_found"),
+        ("GET", "/v1/jobs/abc", "", 400, "bad_request"),
+        ("POST", "/v1/jobs/42/approve", "", 404, "not_found"),
+        ("GET", "/v1/nope", "", 404, "not_found"),
+        ("DELETE", "/v1/jobs", "", 405, "method_not_allowed"),
+        ("POST", "/v1/rollback", "", 404, "not_found"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, json) = raw(&s, method, path, body).unwrap();
+        assert_eq!(got, status, "{method} {path} {body}: {json}");
+        assert_eq!(json["error"]["code"], code, "{method} {path}: {json}");
+        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // A second dream while one runs is a conflict; approving a running job is too.
+    let (st, first) = raw(&s, "POST", "/v1/dreams", "").unwrap();
+    assert_eq!(st, 202, "{first}");
+    let id = first["job"]["id"].as_i64().unwrap();
+    let (st, second) = raw(&s, "POST", "/v1/dreams", "{}").unwrap();
+    assert_eq!(st, 409, "{second}");
+    assert!(second["error"]["message"].as_str().unwrap().contains("one dream at a time"));
+    let (st, e) = raw(&s, "POST", &format!("/v1/jobs/{id}/approve"), "").unwrap();
+    assert_eq!(st, 409, "{e}");
+    let (st, e) = raw(&s, "POST", &format!("/v1/jobs/{id}/approve"), "{\"changes\": [\"c-1\"]}").unwrap();
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(env.snapshot(), before);
+    let (st, h) = raw(&s, "GET", "/v1/health", "").unwrap();
+    assert_eq!((st, &h["ok"]), (200, &serde_json::json!(true)));
+}
+
+#[test]
+fn quota_says_429_with_the_reason() {
+    let env = Env::quickstart("policy:\n  auto_apply: false\nlimits:\n  max_jobs_per_day: 1\n");
+    let _d = env.start();
+    let id = env.dream();
+    env.wait_settled(id);
+    env.json(&["discard", &id.to_string()]);
+    let (st, e) = raw(&env.socket(), "POST", "/v1/dreams", "").unwrap();
+    assert_eq!(st, 429, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("1 of 1"), "{e}");
+}
+
+#[test]
+fn config_errors_name_file_line_column_and_expectation() {
+    let env = Env::quickstart("");
+    std::fs::write(env.config(), "agent:\n  memory_dir: ./memory\n  colour: blue\n").unwrap();
+    let out = env.cli(&["check-config"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3:3: ", env.config().display())), "{err}");
+    assert!(err.contains("unknown field `colour`") && err.contains("expected one of"), "{err}");
+
+    std::fs::write(env.config(), "agent:\n  memory_dir: ./memory\ngenerations:\n  keep: many\n").unwrap();
+    let err = String::from_utf8_lossy(&env.cli(&["check-config"]).stderr).to_string();
+    assert!(err.contains(":4:9: ") && err.contains("expected a whole number"), "{err}");
+
+    // The daemon refuses to start on a bad config, with the same message.
+    let out = std::process::Command::new(BIN).args(["run", "--config"]).arg(env.config()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":4:9: "));
+
+    env.write_config("");
+    let out = env.cli(&["check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn broken_memory_files_are_kept_byte_for_byte_and_bad_transcript_lines_counted() {
+    let env = Env::quickstart("");
+    let not_utf8 = vec![b'-', b' ', 0xff, 0xfe, b'\n', b'-', b' ', 0xff, 0xfe, b'\n'];
+    std::fs::write(env.memory().join("binary_notes.md"), &not_utf8).unwrap();
+    let broken = "---\nname: [unclosed\n---\n- dup\n- dup\n";
+    std::fs::write(env.memory().join("broken_frontmatter.md"), broken).unwrap();
+    let _d = env.start();
+    let id = env.dream();
+    let job = env.wait_settled(id);
+    assert_eq!(job["status"], "applied", "{job:#}");
+    assert_eq!(std::fs::read(env.memory().join("binary_notes.md")).unwrap(), not_utf8);
+    assert_eq!(std::fs::read_to_string(env.memory().join("broken_frontmatter.md")).unwrap(), broken);
+    let shown = env.json(&["show", &id.to_string()]);
+    let warnings = shown["report"]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(shown["report"]["skipped_lines"], 1, "the truncated last line of session 4");
+    let log = env.cli(&["log", &id.to_string()]);
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains("skipped 1 malformed line"), "{log}");
+    assert!(log.contains("binary_notes.md: kept unchanged: not valid UTF-8"), "{log}");
+}
+
+#[test]
+fn a_missing_memory_dir_fails_the_job_not_the_daemon() {
+    let env = Env::quickstart("");
+    std::fs::remove_dir_all(env.memory()).unwrap();
+    let _d = env.start();
+    let id = env.dream();
+    let job = env.wait_settled(id);
+    assert_eq!(job["status"], "failed");
+    assert!(job["error"].as_str().unwrap().contains("memory directory"), "{job}");
+    assert_eq!(raw(&env.socket(), "GET", "/v1/health", "").unwrap().0, 200);
+    let status = env.json(&["status"]);
+    assert_eq!(status["store"]["readable"], false);
+}
+
+#[test]
+fn socket_is_private_stale_sockets_are_replaced_and_live_ones_refused() {
+    let env = Env::quickstart("");
+    std::fs::create_dir_all(env.path().join("state")).unwrap();
+    // A socket file nobody listens on, as left by a crash.
+    drop(std::os::unix::net::UnixListener::bind(env.socket()).unwrap());
+    assert!(env.socket().exists());
+    let d = env.start();
+    let mode = std::fs::metadata(env.socket()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A second daemon on the same socket refuses and leaves the first one alone.
+    let out = std::process::Command::new(BIN).args(["run", "--config"]).arg(env.config()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already listening"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(raw(&env.socket(), "GET", "/v1/health", "").unwrap().0, 200);
+    drop(d);
+}
+
+#[test]
+fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
+    let env = Env::quickstart("");
+    let d = env.start();
+    // Invalid config: rejected, old config kept (dreams still allowed).
+    std::fs::write(env.config(), "agent:\n  memory_dir: ./memory\npolicy:\n  min_reduction: 2\n").unwrap();
+    d.signal(libc::SIGHUP);
+    wait_for(|| d.log_text().contains("config reload rejected"));
+    assert!(d.log_text().contains("min_reduction"), "{}", d.log_text());
+    // Valid config: the quota drops to zero and the next dream is refused.
+    env.write_config("limits:\n  max_jobs_per_day: 0\n");
+    d.signal(libc::SIGHUP);
+    wait_for(|| d.log_text().contains("config reloaded"));
+    assert!(d.log_text().contains("limits.max_jobs_per_day: 10 → 0"), "{}", d.log_text());
+    assert_eq!(raw(&env.socket(), "POST", "/v1/dreams", "").unwrap().0, 429);
+}
+
+fn wait_for(cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "condition not met in time");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn consolidate_shrinks_the_example_without_a_daemon() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("candidate");
+    let o = std::process::Command::new(BIN)
+        .arg("consolidate")
+        .arg(src.join("memory"))
+        .arg("--sessions")
+        .arg(src.join("sessions"))
+        .arg("--out")
+        .arg(&dest)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = &report["totals"];
+    assert!(t["bytes_after"].as_u64().unwrap() < t["bytes_before"].as_u64().unwrap());
+    let pinned = "- Dana's timezone is Europe/Berlin. <!-- pinned -->";
+    let text = std::fs::read_to_string(dest.join("user_role.md")).unwrap();
+    assert_eq!(text.matches(pinned).count(), 2, "pinned entries are never dropped:\n{text}");
+    // A non-empty --out is refused rather than mixed.
+    let again = std::process::Command::new(BIN).arg("consolidate").arg(src.join("memory")).arg("--out").arg(&dest).output().unwrap();
+    assert!(!again.status.success());
+}
