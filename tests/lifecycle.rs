@@ -182,3 +182,23 @@ fn memory_dir_as_a_mount_point_is_applied_file_by_file() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[test]
+fn log_follow_streams_a_running_dream_until_it_ends() {
+    let env = Env::quickstart(&format!("{}policy:\n  min_reduction: 0.01\n", sed_engine("FYI", 2)));
+    let _d = env.start();
+    let id = env.dream();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(BIN)
+        .args(["log", &id.to_string(), "--follow", "--config"])
+        .arg(env.config())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "followed the job while it ran");
+    assert!(text.contains("read     memory MEMORY.md"), "{text}");
+    assert!(text.contains("running sh"), "{text}");
+    assert!(text.contains("applied  candidate applied"), "{text}");
+    assert_eq!(env.job(id)["status"], "applied");
+}
