@@ -102,6 +102,12 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, method: &Method, path: &s
             let job = app.approve(id, body.by.as_deref().unwrap_or("api")).await?;
             Ok(ok(json!({"job": job})))
         }
+        (&Method::POST, ["v1", "jobs", id, "cancel"]) => {
+            let id = parse_id(id, "job id")?;
+            let body: DecisionRequest = read_json(req).await?;
+            let job = app.cancel(id, body.by.as_deref().unwrap_or("api")).await?;
+            Ok(ok(json!({"job": job})))
+        }
         (&Method::POST, ["v1", "jobs", id, "discard"]) => {
             let id = parse_id(id, "job id")?;
             let body: DecisionRequest = read_json(req).await?;

@@ -258,6 +258,47 @@ impl App {
         }
     }
 
+    /// Stop a queued or running job. The live store is untouched (dreams never write to it).
+    pub async fn cancel(&self, id: i64, who: &str) -> Result<Job, OpError> {
+        let job = self.state.job(id)?;
+        job.status.check(JobStatus::Canceled).map_err(|e| OpError::Conflict(format!("job {id}: {e}")))?;
+        let mut running = self.running.lock().await;
+        if let Some((rid, handle)) = running.take() {
+            if rid == id {
+                handle.abort();
+                let _ = handle.await;
+            } else {
+                *running = Some((rid, handle));
+            }
+        }
+        // The task may have moved the job on before it stopped; re-check under the lock.
+        let job = self.state.transition(
+            id,
+            JobStatus::Canceled,
+            JobUpdate {
+                decision: Some("canceled".into()),
+                decided_by: Some(who.into()),
+                finished_at: Some(self.now()),
+                ..Default::default()
+            },
+        )?;
+        self.job_dir(id).remove();
+        self.emit(id, "decision", &format!("canceled by {who}"));
+        Ok(job)
+    }
+
+    /// Staged files of finished jobs are kept for the newest `generations.keep` jobs only.
+    pub fn prune_job_dirs(&self) {
+        let keep = self.config().generations.keep.max(1) as usize;
+        let Ok(jobs) = self.state.jobs(10_000) else { return };
+        for job in jobs.iter().filter(|j| j.status.is_terminal()).skip(keep) {
+            let dir = self.job_dir(job.id);
+            if dir.path().exists() {
+                dir.remove();
+            }
+        }
+    }
+
     pub async fn discard(&self, id: i64, who: &str) -> Result<Job, OpError> {
         let job = self.state.job(id)?;
         job.status.check(JobStatus::Discarded).map_err(|e| OpError::Conflict(format!("job {id}: {e}")))?;

@@ -13,7 +13,9 @@ use anyhow::{Context, Result};
 use std::sync::Arc;
 
 pub async fn run_job(app: Arc<App>, id: i64, engine: Engine) {
-    if let Err(e) = run(&app, id, engine).await {
+    let result = run(&app, id, engine).await;
+    app.prune_job_dirs();
+    if let Err(e) = result {
         let msg = format!("{e:#}");
         tracing::error!(job = id, error = %msg, "dream failed");
         app.emit(id, "error", &msg);

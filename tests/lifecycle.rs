@@ -189,11 +189,7 @@ fn log_follow_streams_a_running_dream_until_it_ends() {
     let _d = env.start();
     let id = env.dream();
     let started = std::time::Instant::now();
-    let out = std::process::Command::new(BIN)
-        .args(["log", &id.to_string(), "--follow", "--config"])
-        .arg(env.config())
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(BIN).args(["log", &id.to_string(), "--follow", "--config"]).arg(env.config()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "followed the job while it ran");
@@ -201,4 +197,23 @@ fn log_follow_streams_a_running_dream_until_it_ends() {
     assert!(text.contains("running sh"), "{text}");
     assert!(text.contains("applied  candidate applied"), "{text}");
     assert_eq!(env.job(id)["status"], "applied");
+}
+
+#[test]
+fn cancel_stops_a_running_dream() {
+    let env = Env::quickstart(&sed_engine("FYI", 30));
+    let before = env.snapshot();
+    let _d = env.start();
+    let id = env.dream();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    let j = env.json(&["cancel", &id.to_string()]);
+    assert_eq!(j["job"]["status"], "canceled");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "the engine was stopped, not waited for");
+    assert_eq!(env.snapshot(), before);
+    // The single flight is free again.
+    let next = env.dream();
+    assert!(next > id);
+    let out = env.cli(&["cancel", &id.to_string()]);
+    assert!(!out.status.success(), "a canceled job cannot be canceled again");
 }

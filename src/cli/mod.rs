@@ -94,6 +94,12 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Stop a queued or running job.
+    Cancel {
+        job: i64,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Drop a held job.
     Discard {
         job: i64,
@@ -227,20 +233,9 @@ pub async fn client_command(cmd: Command) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Approve { job, target } => {
-            let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let v =
-                Client::new(&socket_of(&target)?).post(&format!("/v1/jobs/{job}/approve"), &json!({"by": format!("cli:{who}")})).await?;
-            print(&target, &v, |v| format!("job {} {}\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
-            Ok(())
-        }
-        Command::Discard { job, target } => {
-            let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let v =
-                Client::new(&socket_of(&target)?).post(&format!("/v1/jobs/{job}/discard"), &json!({"by": format!("cli:{who}")})).await?;
-            print(&target, &v, |v| format!("job {} {}\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
-            Ok(())
-        }
+        Command::Approve { job, target } => decide(&target, job, "approve").await,
+        Command::Discard { job, target } => decide(&target, job, "discard").await,
+        Command::Cancel { job, target } => decide(&target, job, "cancel").await,
         Command::Rollback { generation, target } => {
             let v = Client::new(&socket_of(&target)?).post("/v1/rollback", &json!({"generation": generation})).await?;
             print(&target, &v, |v| {
@@ -254,6 +249,14 @@ pub async fn client_command(cmd: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// approve / discard / cancel: the same call with the caller's name as `by`.
+async fn decide(target: &Target, job: i64, verb: &str) -> Result<()> {
+    let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let v = Client::new(&socket_of(target)?).post(&format!("/v1/jobs/{job}/{verb}"), &json!({"by": format!("cli:{who}")})).await?;
+    print(target, &v, |v| format!("job {} {}\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
+    Ok(())
 }
 
 fn consolidate(
