@@ -118,8 +118,11 @@ fn swap(target: &Target, candidate: &Store, base_hash: &str) -> Result<(), Apply
     if staging.exists() {
         std::fs::remove_dir_all(&staging).with_context(|| format!("cannot clear {}", staging.display()))?;
     }
-    candidate.write_to(&staging)?;
-    copy_hidden_files(memory_dir, &staging)?;
+    // A full disk fails here, before anything live is touched; leave no half copy behind.
+    if let Err(e) = candidate.write_to(&staging).and_then(|()| copy_hidden_files(memory_dir, &staging)) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e.into());
+    }
     copy_permissions(memory_dir, &staging);
     write_journal(
         target.journal_path,
@@ -194,12 +197,19 @@ fn journal_apply(target: &Target, candidate: &Store, current: &Store, base_hash:
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect(),
     };
-    changed.write_to(&staging)?;
-    // The generation is complete before the live store is touched.
-    if target.generation_dir.exists() {
-        std::fs::remove_dir_all(target.generation_dir).context("cannot clear generation directory")?;
+    // The generation is complete before the live store is touched. A full disk fails in one of
+    // these two writes, with nothing live changed; leave no half copies behind.
+    let prepared = changed.write_to(&staging).and_then(|()| {
+        if target.generation_dir.exists() {
+            std::fs::remove_dir_all(target.generation_dir).context("cannot clear generation directory")?;
+        }
+        current.write_to(target.generation_dir)
+    });
+    if let Err(e) = prepared {
+        let _ = std::fs::remove_dir_all(&staging);
+        let _ = std::fs::remove_dir_all(target.generation_dir);
+        return Err(e.into());
     }
-    current.write_to(target.generation_dir)?;
     let journal = Journal {
         method: Method::Journal,
         memory_dir: memory_dir.into(),
@@ -317,6 +327,10 @@ fn generation_tag(generation_dir: &Path) -> String {
 
 /// Hidden files (the agent's `.consolidate-lock`, …) are not part of the store but must stay.
 fn copy_hidden_files(from: &Path, to: &Path) -> Result<()> {
+    copy_hidden_files_io(from, to).with_context(|| format!("cannot copy hidden files of {}", from.display()))
+}
+
+fn copy_hidden_files_io(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();

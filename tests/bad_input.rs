@@ -186,3 +186,79 @@ fn consolidate_shrinks_the_example_without_a_daemon() {
     let again = std::process::Command::new(BIN).arg("consolidate").arg(src.join("memory")).arg("--out").arg(&dest).output().unwrap();
     assert!(!again.status.success());
 }
+
+/// A tiny tmpfs stands in for a full disk. Needs root to mount; without it the test says so
+/// and checks nothing else (the unit tests still cover cleanup paths).
+fn tiny_tmpfs(at: &std::path::Path, size: &str) -> bool {
+    std::fs::create_dir_all(at).unwrap();
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(at)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_full_disk_fails_the_job_and_leaves_the_live_store_alone() {
+    // Full state disk: staging the candidate fails.
+    let env = Env::quickstart("");
+    let state = env.path().join("state");
+    let jobs = state.join("jobs");
+    std::fs::create_dir_all(&state).unwrap();
+    if !tiny_tmpfs(&jobs, "4k") {
+        eprintln!("note: cannot mount tmpfs (not root?); full-disk test skipped");
+        return;
+    }
+    // Fill the 4 KiB completely.
+    let _ = std::fs::write(jobs.join("filler"), vec![0u8; 64 * 1024]);
+    let before = env.snapshot();
+    let result = std::panic::catch_unwind(|| {
+        let _d = env.start();
+        let id = env.dream();
+        let job = env.wait_settled(id);
+        assert_eq!(job["status"], "failed", "{job:#}");
+        assert!(job["error"].as_str().unwrap().contains("cannot stage"), "{job}");
+        assert_eq!(env.snapshot(), before);
+        assert_eq!(raw(&env.socket(), "GET", "/v1/health", "").unwrap().0, 200);
+    });
+    let _ = std::process::Command::new("umount").arg(&jobs).status();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+#[test]
+fn a_full_memory_volume_fails_the_apply_and_leaves_it_whole() {
+    // The memory dir is a volume with no room for the staged files: the journal method fails
+    // before the first rename, and the store is exactly as it was.
+    let env = Env::quickstart("");
+    let seed = env.path().join("seed");
+    std::fs::rename(env.memory(), &seed).unwrap();
+    if !tiny_tmpfs(&env.memory(), "32k") {
+        eprintln!("note: cannot mount tmpfs (not root?); full-volume test skipped");
+        return;
+    }
+    copy_dir(&seed, &env.memory());
+    // Leave (almost) no free blocks.
+    let _ = std::fs::write(env.memory().join(".filler"), vec![0u8; 64 * 1024]);
+    let before = env.snapshot();
+    let result = std::panic::catch_unwind(|| {
+        let _d = env.start();
+        let id = env.dream();
+        let job = env.wait_settled(id);
+        assert_eq!(job["status"], "failed", "{job:#}");
+        assert_eq!(env.snapshot(), before, "live store untouched");
+        let leftovers: Vec<_> = std::fs::read_dir(env.memory())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".dreamd"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        assert!(env.json(&["generations"])["generations"].as_array().unwrap().is_empty());
+    });
+    let _ = std::process::Command::new("umount").arg(env.memory()).status();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
