@@ -29,10 +29,10 @@ fn malformed_api_requests_get_json_errors() {
     }
 
     // A second dream while one runs is a conflict; approving a running job is too.
-    let (st, first) = raw(&s, "POST", "/v1/dreams", "").unwrap();
+    let (st, first) = raw(&s, "POST", "/v1/dreams", "{\"force\": true}").unwrap();
     assert_eq!(st, 202, "{first}");
     let id = first["job"]["id"].as_i64().unwrap();
-    let (st, second) = raw(&s, "POST", "/v1/dreams", "{}").unwrap();
+    let (st, second) = raw(&s, "POST", "/v1/dreams", "{\"force\": true}").unwrap();
     assert_eq!(st, 409, "{second}");
     assert!(second["error"]["message"].as_str().unwrap().contains("one dream at a time"));
     let (st, e) = raw(&s, "POST", &format!("/v1/jobs/{id}/approve"), "").unwrap();
@@ -51,8 +51,8 @@ fn quota_says_429_with_the_reason() {
     let id = env.dream();
     env.wait_settled(id);
     env.json(&["discard", &id.to_string()]);
-    let (st, e) = raw(&env.socket(), "POST", "/v1/dreams", "").unwrap();
-    assert_eq!(st, 429, "{e}");
+    let (st, e) = raw(&env.socket(), "POST", "/v1/dreams", "{\"force\": true}").unwrap();
+    assert_eq!(st, 429, "--force never bypasses the quota: {e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("1 of 1"), "{e}");
 }
 
@@ -149,7 +149,7 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     d.signal(libc::SIGHUP);
     wait_for(|| d.log_text().contains("config reloaded"));
     assert!(d.log_text().contains("limits.max_jobs_per_day: 10 → 0"), "{}", d.log_text());
-    assert_eq!(raw(&env.socket(), "POST", "/v1/dreams", "").unwrap().0, 429);
+    assert_eq!(raw(&env.socket(), "POST", "/v1/dreams", "{\"force\": true}").unwrap().0, 429);
 }
 
 fn wait_for(cond: impl Fn() -> bool) {
