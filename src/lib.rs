@@ -7,3 +7,7 @@ pub mod store;
 pub mod engine;
 pub mod report;
 pub mod sessions;
+pub mod clock;
+pub mod gate;
+pub mod lock;
+pub mod watch;

@@ -32,6 +32,13 @@ pub struct TriggersConfig {
     pub session_glob: String,
 }
 
+impl TriggersConfig {
+    /// The configured time zone; UTC if it does not parse (config validation rejects that).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Tz::UTC)
+    }
+}
+
 impl Default for TriggersConfig {
     fn default() -> Self {
         TriggersConfig {
