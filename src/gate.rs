@@ -290,7 +290,11 @@ pub fn decide(i: &GateInput) -> Decision {
     if let LockStatus::HeldByOther { pid, since, stale_at } = i.lock {
         fail(
             ReasonCode::AgentLock,
-            format!("the agent's .consolidate-lock is held by live process {pid} since {}; stale at {}", fmt_local(*since, i.tz), fmt_local(*stale_at, i.tz)),
+            format!(
+                "the agent's .consolidate-lock is held by live process {pid} since {}; stale at {}",
+                fmt_local(*since, i.tz),
+                fmt_local(*stale_at, i.tz)
+            ),
             Some(*stale_at),
             &mut untils,
         );
@@ -303,7 +307,11 @@ pub fn decide(i: &GateInput) -> Decision {
             if i.now < until {
                 fail(
                     ReasonCode::Backoff,
-                    format!("backing off after {} failed job(s) in a row; next attempt at {}", i.failures.consecutive, fmt_local(until, i.tz)),
+                    format!(
+                        "backing off after {} failed job(s) in a row; next attempt at {}",
+                        i.failures.consecutive,
+                        fmt_local(until, i.tz)
+                    ),
                     Some(until),
                     &mut untils,
                 );
@@ -342,7 +350,12 @@ pub fn decide(i: &GateInput) -> Decision {
                     "no threshold is configured; only a schedule or a forced request can start a dream".into()
                 };
                 if would_meet {
-                    fail(ReasonCode::SessionsInProgress, format!("{message}; waiting for in-progress sessions to finish"), s.next_finish, &mut untils);
+                    fail(
+                        ReasonCode::SessionsInProgress,
+                        format!("{message}; waiting for in-progress sessions to finish"),
+                        s.next_finish,
+                        &mut untils,
+                    );
                 } else {
                     // Needs something new to happen: no time-based hint.
                     fail(ReasonCode::BelowThresholds, message, None, &mut untils);
@@ -353,7 +366,12 @@ pub fn decide(i: &GateInput) -> Decision {
                 if i.now < until {
                     fail(
                         ReasonCode::MinInterval,
-                        format!("last dream started at {}; min_interval {} not over until {}", fmt_local(last, i.tz), t.min_interval, fmt_local(until, i.tz)),
+                        format!(
+                            "last dream started at {}; min_interval {} not over until {}",
+                            fmt_local(last, i.tz),
+                            t.min_interval,
+                            fmt_local(until, i.tz)
+                        ),
                         Some(until),
                         &mut untils,
                     );
@@ -391,7 +409,12 @@ pub fn decide(i: &GateInput) -> Decision {
 
 /// Fire if no rule failed; otherwise Wait on the first failure with the latest `until`
 /// as the hint (None when a failing rule has no time at which it passes by itself).
-fn finish(first: Option<(ReasonCode, String)>, untils: Vec<Option<DateTime<Utc>>>, fire_code: ReasonCode, fire_message: String) -> Decision {
+fn finish(
+    first: Option<(ReasonCode, String)>,
+    untils: Vec<Option<DateTime<Utc>>>,
+    fire_code: ReasonCode,
+    fire_message: String,
+) -> Decision {
     match first {
         None => Decision::Fire { reason: Reason { code: fire_code, message: fire_message } },
         Some((code, message)) => {

@@ -122,7 +122,9 @@ pub fn inspect(memory_dir: &Path, now: DateTime<Utc>) -> LockStatus {
 pub enum Acquire {
     Acquired(LockGuard),
     /// Another live process holds the lock (or won the race for it).
-    Busy { pid: Option<u32> },
+    Busy {
+        pid: Option<u32>,
+    },
 }
 
 /// Our hold on the lock. Call [`LockGuard::release_success`] after a successful apply or
@@ -186,10 +188,8 @@ impl LockGuard {
 
     fn roll_back(&self) -> std::io::Result<()> {
         // Only touch the file if it is still ours: a taker after a stale period owns it now.
-        let still_ours = std::fs::read(&self.path)
-            .ok()
-            .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<u32>().ok())
-            == Some(self.own_pid);
+        let still_ours =
+            std::fs::read(&self.path).ok().and_then(|b| String::from_utf8_lossy(&b).trim().parse::<u32>().ok()) == Some(self.own_pid);
         if !still_ours {
             return Ok(());
         }
@@ -325,7 +325,8 @@ mod tests {
     fn stale_or_dead_lock_is_taken_over_and_failure_rolls_back() {
         for (body, age) in [(other_live_pid().to_string(), 3 * 3600u64), (dead_pid().to_string(), 60)] {
             let d = tempfile::tempdir().unwrap();
-            let before = SystemTime::UNIX_EPOCH + Duration::from_secs(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() - age);
+            let before = SystemTime::UNIX_EPOCH
+                + Duration::from_secs(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() - age);
             write_lock(d.path(), &body, before);
             let Acquire::Acquired(g) = try_acquire(d.path(), Utc::now()).unwrap() else { panic!("should take over {body}") };
             assert_eq!(std::fs::read_to_string(lock_path(d.path())).unwrap(), std::process::id().to_string());

@@ -130,7 +130,8 @@ fn an_in_progress_session_is_not_counted_but_gives_a_hint() {
 #[test]
 fn size_thresholds_fire_only_when_exceeded() {
     let base = || World::new().with(|w| w.sessions = sessions(0, 0, None));
-    let cases: Vec<(Box<dyn Fn(&mut World)>, Box<dyn Fn(&mut World)>)> = vec![
+    type Edit = Box<dyn Fn(&mut World)>;
+    let cases: Vec<(Edit, Edit)> = vec![
         (Box::new(|w: &mut World| w.triggers.max_memory_bytes = Some(1000)), Box::new(|w: &mut World| w.store.bytes = 1001)),
         (Box::new(|w: &mut World| w.triggers.max_memory_files = Some(3)), Box::new(|w: &mut World| w.store.files = 4)),
         (Box::new(|w: &mut World| w.triggers.max_index_lines = Some(10)), Box::new(|w: &mut World| w.store.index_lines = 11)),
@@ -297,12 +298,13 @@ fn daily_budget_denies_a_job_whose_estimate_crosses_it_with_the_numbers() {
     let m = &d.reason().message;
     assert!(m.contains("$4.50") && m.contains("$0.60") && m.contains("$5.10") && m.contains("$5.00"), "{m}");
     // Exactly at the budget is allowed (float sums included).
-    assert!(World::new().with(|w| {
-        w.ledger.cost_today_usd = 4.4;
-        w.estimate_usd = 0.6;
-    })
-    .decide()
-    .is_fire());
+    assert!(World::new()
+        .with(|w| {
+            w.ledger.cost_today_usd = 4.4;
+            w.estimate_usd = 0.6;
+        })
+        .decide()
+        .is_fire());
     // A free engine with a zero budget runs.
     assert!(World::new().with(|w| w.limits.daily_budget_usd = 0.0).decide().is_fire());
     // Already over budget: even a free job is denied.

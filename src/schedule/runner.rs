@@ -35,7 +35,12 @@ pub struct Scheduler {
 const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::seconds(3);
 
 impl Scheduler {
-    pub async fn start(schedule: CronSchedule, tz: Tz, clock: Arc<dyn Clock>, ticks: mpsc::Sender<()>) -> Result<Scheduler, SchedulerError> {
+    pub async fn start(
+        schedule: CronSchedule,
+        tz: Tz,
+        clock: Arc<dyn Clock>,
+        ticks: mpsc::Sender<()>,
+    ) -> Result<Scheduler, SchedulerError> {
         let jobs = JobScheduler::new().await.map_err(|e| SchedulerError(format!("cannot create: {e}")))?;
         jobs.start().await.map_err(|e| SchedulerError(format!("cannot start: {e}")))?;
         let next = Arc::new(Mutex::new(None));

@@ -79,10 +79,7 @@ fn berlin_three_am_across_both_2026_transitions() {
 #[test]
 fn nonexistent_two_thirty_fires_once_at_the_end_of_the_gap() {
     let f = fires("30 2 * * *", "Europe/Berlin", "2026-03-28T00:00:00Z", "2026-03-30T23:00:00Z");
-    assert_eq!(
-        local(&f, "Europe/Berlin"),
-        vec!["2026-03-28 02:30:00 CET", "2026-03-29 03:00:00 CEST", "2026-03-30 02:30:00 CEST"]
-    );
+    assert_eq!(local(&f, "Europe/Berlin"), vec!["2026-03-28 02:30:00 CET", "2026-03-29 03:00:00 CEST", "2026-03-30 02:30:00 CEST"]);
     // Several skipped times collapse into one fire at 03:00.
     let q = fires("*/15 2 * * *", "Europe/Berlin", "2026-03-28T23:00:00Z", "2026-03-29T05:00:00Z");
     assert_eq!(local(&q, "Europe/Berlin"), vec!["2026-03-29 03:00:00 CEST"]);
@@ -91,10 +88,7 @@ fn nonexistent_two_thirty_fires_once_at_the_end_of_the_gap() {
 #[test]
 fn ambiguous_two_thirty_fires_once_at_its_first_occurrence() {
     let f = fires("30 2 * * *", "Europe/Berlin", "2026-10-24T00:00:00Z", "2026-10-26T23:00:00Z");
-    assert_eq!(
-        local(&f, "Europe/Berlin"),
-        vec!["2026-10-24 02:30:00 CEST", "2026-10-25 02:30:00 CEST", "2026-10-26 02:30:00 CET"]
-    );
+    assert_eq!(local(&f, "Europe/Berlin"), vec!["2026-10-24 02:30:00 CEST", "2026-10-25 02:30:00 CEST", "2026-10-26 02:30:00 CET"]);
     // Asked from inside the repeated hour (after the first 02:30, before the second), the
     // second 02:30 does not fire.
     let s = CronSchedule::parse("30 2 * * *").unwrap();
