@@ -1,11 +1,33 @@
-//! Cron schedules: 5-field (minute precision) or 6-field (seconds) expressions.
+//! Cron schedules: 5-field (minute precision) or 6-field (seconds) expressions, evaluated
+//! in an IANA time zone with well-defined behaviour across DST changes.
+//!
+//! tokio-cron-scheduler evaluates a cron expression in a *fixed* UTC offset, so a local
+//! schedule drifts by an hour after each DST change. We therefore compute fire instants
+//! ourselves ([`next_fire`], pure) and only use tokio-cron-scheduler to wake us at those
+//! UTC instants, as one-shot jobs re-armed after each fire ([`Scheduler`], in `runner`).
+//!
+//! ## DST rule (documented contract)
+//! A schedule is a set of local wall-clock times. Each matching wall-clock time fires
+//! **once**:
+//! - it exists once: at that instant;
+//! - it exists twice (fall-back overlap, e.g. 02:30 on the last Sunday of October in
+//!   Europe/Berlin): at its **first** occurrence only;
+//! - it does not exist (spring-forward gap, e.g. 02:30 on the last Sunday of March in
+//!   Europe/Berlin): at the first instant after the gap (03:00 local), like Vixie cron.
+//!   Several skipped times (`*/15` inside the gap) collapse into that one fire.
 
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use std::fmt;
+
+mod runner;
+pub use runner::{Scheduler, SchedulerError};
 
 #[derive(Debug, Clone)]
 pub struct CronSchedule {
     /// Normalised to 6 fields (seconds first), as tokio-cron-scheduler wants.
     pub six_field: String,
+    cron: croner::Cron,
 }
 
 impl CronSchedule {
@@ -20,12 +42,18 @@ impl CronSchedule {
                 )))
             }
         };
-        croner::parser::CronParser::builder()
+        let cron = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Required)
             .build()
             .parse(&six_field)
             .map_err(|e| ScheduleError(format!("{expr:?} is not a valid cron expression ({e})")))?;
-        Ok(CronSchedule { six_field })
+        Ok(CronSchedule { six_field, cron })
+    }
+
+    /// The next wall-clock time strictly after `t` that matches, ignoring time zones.
+    fn next_naive(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        // Evaluating in UTC makes croner match on plain wall-clock fields with no DST logic.
+        self.cron.find_next_occurrence(&Utc.from_utc_datetime(&t), false).ok().map(|d| d.naive_utc())
     }
 }
 
@@ -37,3 +65,73 @@ impl fmt::Display for ScheduleError {
         f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for ScheduleError {}
+
+/// The instant a local wall-clock time happens in `tz`: itself, its first occurrence if
+/// ambiguous, or the first instant after the gap if it does not exist.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(a, b) => Some(a.min(b).with_timezone(&Utc)),
+        LocalResult::None => gap_end(tz, local),
+    }
+}
+
+/// The first instant whose local time is after `local` (which lies in a gap). Local time is
+/// monotonic around a gap, so a binary search over UTC seconds finds the transition. UTC
+/// offsets lie within [-12h, +14h], which bounds the search window.
+fn gap_end(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let as_utc = local.and_utc().timestamp();
+    let (mut lo, mut hi) = (as_utc - 15 * 3600, as_utc + 13 * 3600);
+    let local_of = |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0).map(|u| u.with_timezone(&tz).naive_local());
+    // Invariant: local_of(lo) <= local < local_of(hi).
+    if local_of(lo)? > local || local_of(hi)? <= local {
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if local_of(mid)? <= local {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    DateTime::<Utc>::from_timestamp(hi, 0)
+}
+
+/// The first fire instant of `schedule` in `tz` strictly after `after` (see the module
+/// docs for the DST rule). None if the expression never matches again.
+pub fn next_fire(schedule: &CronSchedule, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    // Start the wall-clock search early enough that a candidate whose local time is before
+    // `after`'s local time but which resolves after it (the repeated hour of a fall-back)
+    // is not missed: back off by the largest offset increase seen around `after`.
+    let offset_secs = |t: DateTime<Utc>| {
+        use chrono::Offset;
+        t.with_timezone(&tz).offset().fix().local_minus_utc() as i64
+    };
+    let here = offset_secs(after);
+    let slack = [-1i64, 1, 2, 3]
+        .iter()
+        .filter_map(|d| after.checked_add_signed(chrono::Duration::days(*d)))
+        .map(offset_secs)
+        .map(|o| o - here)
+        .max()
+        .unwrap_or(0)
+        .max(0);
+    let mut cursor = after.with_timezone(&tz).naive_local() - chrono::Duration::seconds(slack + 1);
+    // Bounded: even every-second schedules skip at most `slack` seconds of candidates.
+    for _ in 0..200_000 {
+        let n = schedule.next_naive(cursor)?;
+        if let Some(t) = resolve_local(tz, n) {
+            if t > after {
+                return Some(t);
+            }
+        }
+        cursor = n;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod ledger;
+pub use ledger::{baseline, count_sessions, stat_sessions, Seen, SessionCounts, SessionLedger, SessionStat};
+
 /// One session transcript file on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionFile {

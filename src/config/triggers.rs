@@ -30,6 +30,24 @@ pub struct TriggersConfig {
     pub poll_interval: HumanDuration,
     /// Generic layout: which files under sessions_dir are sessions.
     pub session_glob: String,
+    /// `auto`: filesystem events (inotify), falling back to polling when unavailable;
+    /// `poll`: always poll every `poll_interval` (NFS and other remote filesystems).
+    pub watch: WatchMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchMode {
+    #[default]
+    Auto,
+    Poll,
+}
+
+impl TriggersConfig {
+    /// The configured time zone; UTC if it does not parse (config validation rejects that).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Tz::UTC)
+    }
 }
 
 impl Default for TriggersConfig {
@@ -47,6 +65,7 @@ impl Default for TriggersConfig {
             schedule_requires_new_sessions: true,
             poll_interval: HumanDuration::secs(300),
             session_glob: "**/*.jsonl".into(),
+            watch: WatchMode::Auto,
         }
     }
 }
