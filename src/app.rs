@@ -6,7 +6,10 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::job::JobStatus;
+use crate::lock;
+use crate::gate::Trigger;
 use crate::runner;
+use crate::trigger;
 use crate::stage::JobDir;
 use crate::state::{Generation, Job, JobEvent, JobUpdate, State, StateError};
 use crate::store::Store;
@@ -14,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::{broadcast, Mutex, Notify};
 
 /// Why an operation was refused, mapped to an HTTP status by the API.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +74,26 @@ pub struct App {
     /// The running job's task, so shutdown can stop it.
     pub running: Mutex<Option<(i64, tokio::task::JoinHandle<()>)>>,
     pub events: broadcast::Sender<JobEvent>,
+    /// Wakes the trigger loop (a job ended, the config changed).
+    pub wake: Notify,
+    latest_scan: std::sync::Mutex<Option<crate::watch::Scan>>,
+    watch: std::sync::Mutex<Option<crate::watch::WatchHandle>>,
 }
 
 impl App {
     pub fn new(config: Config, state: State, clock: Arc<dyn Clock>) -> Arc<App> {
         let (events, _) = broadcast::channel(1024);
-        Arc::new(App { config: RwLock::new(Arc::new(config)), state, clock, live_lock: Mutex::new(()), running: Mutex::new(None), events })
+        Arc::new(App {
+            config: RwLock::new(Arc::new(config)),
+            state,
+            clock,
+            live_lock: Mutex::new(()),
+            running: Mutex::new(None),
+            events,
+            wake: Notify::new(),
+            latest_scan: std::sync::Mutex::new(None),
+            watch: std::sync::Mutex::new(None),
+        })
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -85,6 +102,26 @@ impl App {
 
     pub fn set_config(&self, c: Config) {
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    }
+
+    pub fn latest_scan(&self) -> Option<crate::watch::Scan> {
+        self.latest_scan.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_scan(&self, scan: crate::watch::Scan) {
+        *self.latest_scan.lock().unwrap_or_else(|p| p.into_inner()) = Some(scan);
+    }
+
+    pub fn set_watch(&self, handle: Option<crate::watch::WatchHandle>) -> Option<crate::watch::WatchHandle> {
+        std::mem::replace(&mut *self.watch.lock().unwrap_or_else(|p| p.into_inner()), handle)
+    }
+
+    /// After the live store was replaced: rescan, and re-create the watches (a swapped
+    /// directory is a new inode at the same path).
+    fn rewatch(&self) {
+        if let Some(w) = self.watch.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            w.rescan(true);
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -127,8 +164,24 @@ impl App {
             .next())
     }
 
-    /// Start a dream now. Refused with `Conflict` while one runs and `Limited` past the quota.
-    pub async fn request_dream(self: &Arc<Self>, trigger: &str, _force: bool) -> Result<Job, OpError> {
+    /// A dream asked for by a person (API/CLI): the gate decides, with `force` bypassing
+    /// thresholds, interval and quiet period but never quota, budget, lock or single flight.
+    pub async fn request_dream(self: &Arc<Self>, trigger: &str, force: bool) -> Result<Job, OpError> {
+        let _ = trigger;
+        // A fresh look: a person asking expects the store as it is now.
+        let scan = crate::watch::scan(&crate::watch::WatchConfig::from_config(&self.config()));
+        self.set_scan(scan.clone());
+        let view = trigger::evaluate(self, Trigger::Manual { force }, &scan)?;
+        if !view.decision.is_fire() {
+            tracing::info!(reason = %view.decision.reason().message, "gate: manual dream refused");
+            return Err(trigger::refusal(&view.decision));
+        }
+        tracing::info!(reason = %view.decision.reason().message, "gate: fire (manual)");
+        self.start_job(if force { "manual-force" } else { "manual" }, &scan, view.estimate_usd).await
+    }
+
+    /// Create and spawn a job the gate allowed. Single flight is re-checked under the lock.
+    pub async fn start_job(self: &Arc<Self>, trigger: &str, scan: &crate::watch::Scan, estimate: f64) -> Result<Job, OpError> {
         let config = self.config();
         let engine = Engine::from_config(&config);
         let mut running = self.running.lock().await;
@@ -136,25 +189,10 @@ impl App {
             return Err(OpError::Conflict(format!("job {} is {}; one dream at a time", job.id, job.status)));
         }
         let now = self.now();
-        let day = self.quota_day(now);
-        let ledger = self.state.ledger_day(&day)?;
-        if ledger.jobs >= config.limits.max_jobs_per_day {
-            return Err(OpError::Limited(format!(
-                "daily job quota reached: {} of {} jobs on {day}",
-                ledger.jobs, config.limits.max_jobs_per_day
-            )));
-        }
-        let store_bytes = Store::read(&config.agent.memory_dir).map(|s| s.total_bytes()).unwrap_or(0);
-        let estimate = engine.estimate_cost_usd(store_bytes, 0);
-        if ledger.cost_usd + estimate > config.limits.daily_budget_usd {
-            return Err(OpError::Limited(format!(
-                "daily budget: ${:.2} spent + ${:.2} estimated would exceed ${:.2}",
-                ledger.cost_usd, estimate, config.limits.daily_budget_usd
-            )));
-        }
         let job = self.state.insert_job(trigger, engine.name(), estimate, now)?;
-        self.state.ledger_add(&day, 1, estimate)?;
-        tracing::info!(job = job.id, trigger, engine = engine.name(), "dream requested");
+        self.state.ledger_add(&self.quota_day(now), 1, estimate)?;
+        trigger::remember_sessions_seen(self, job.id, &scan.sessions);
+        tracing::info!(job = job.id, trigger, engine = engine.name(), estimate_usd = estimate, "dream started");
         let app = self.clone();
         let id = job.id;
         let handle = tokio::spawn(async move {
@@ -163,6 +201,8 @@ impl App {
             if running.as_ref().is_some_and(|(rid, _)| *rid == id) {
                 *running = None;
             }
+            drop(running);
+            app.wake.notify_one();
         });
         *running = Some((job.id, handle));
         Ok(job)
@@ -212,6 +252,7 @@ impl App {
             JobUpdate { finished_at: Some(self.now()), generation: Some(generation), ..Default::default() },
         )?;
         self.emit(job.id, "applied", &format!("candidate applied; the replaced store is generation {generation}"));
+        trigger::settle_sessions(self, job.id);
         tracing::info!(job = job.id, generation, "candidate applied");
         Ok(job)
     }
@@ -229,11 +270,34 @@ impl App {
             journal_path: &self.journal_path(),
             mode: config.apply.mode,
         };
+        // The agent's own consolidation lock, by its protocol: never while a live process
+        // holds it; held by us while we switch; its mtime says when we consolidated.
+        let guard = match lock::try_acquire(&config.agent.memory_dir, self.now()) {
+            Ok(lock::Acquire::Acquired(g)) => g,
+            Ok(lock::Acquire::Busy { pid }) => {
+                let who = pid.map_or("another process".to_string(), |p| format!("process {p}"));
+                return Err(OpError::Conflict(format!("{who} holds {} in the memory directory", lock::LOCK_FILE)));
+            }
+            Err(e) => return Err(OpError::Internal(anyhow::Error::new(e).context("cannot take the consolidation lock"))),
+        };
         match apply::apply(&target, new, base_hash) {
-            Ok(method) => tracing::debug!(?method, "live store replaced"),
-            Err(ApplyError::Stale { .. }) => return Err(OpError::Conflict("the live store changed since the dream began".into())),
-            Err(ApplyError::Io(e)) => return Err(OpError::Internal(e)),
+            Ok(method) => {
+                tracing::debug!(?method, "live store replaced");
+                if let Err(e) = guard.release_success(self.now()) {
+                    tracing::warn!(error = %e, "cannot stamp the consolidation lock");
+                }
+            }
+            Err(e) => {
+                if let Err(e) = guard.release_failure() {
+                    tracing::warn!(error = %e, "cannot roll back the consolidation lock");
+                }
+                return Err(match e {
+                    ApplyError::Stale { .. } => OpError::Conflict("the live store changed since the dream began".into()),
+                    ApplyError::Io(e) => OpError::Internal(e),
+                });
+            }
         }
+        self.rewatch();
         self.state.insert_generation(&Generation {
             id: gen_id,
             created_at: self.now(),
@@ -315,6 +379,8 @@ impl App {
             },
         )?;
         self.emit(id, "decision", &format!("discarded by {who}"));
+        trigger::settle_sessions(self, id);
+        self.wake.notify_one();
         Ok(job)
     }
 

@@ -36,6 +36,14 @@ pub async fn run_with(
     recover(&app).await?;
 
     let listener = api::bind(&socket).await?;
+
+    // Sources → gate: the watcher feeds scans to the trigger loop, which owns the schedule.
+    let (scan_tx, scan_rx) = mpsc::channel(16);
+    let watcher = crate::watch::Watcher::start(crate::watch::WatchConfig::from_config(&app.config()), scan_tx).await?;
+    app.set_watch(Some(watcher));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let triggers = tokio::spawn(crate::trigger::run(app.clone(), scan_rx, stop_rx));
+
     tracing::info!(agent = %app.config().agent.name, socket = %socket.display(), memory_dir = %app.config().agent.memory_dir.display(), "dreamd is running");
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -71,6 +79,11 @@ pub async fn run_with(
     }
     tracing::info!("shutting down");
     drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = triggers.await;
+    if let Some(w) = app.set_watch(None) {
+        w.shutdown().await;
+    }
     let _ = std::fs::remove_file(&socket);
     interrupt_running(&app).await;
     if tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await.is_err() {
@@ -191,6 +204,7 @@ fn reload_config(app: &App) {
             merged.agent.memory_dir = old.agent.memory_dir.clone();
             tracing::info!(changes = ?changes, "config reloaded");
             app.set_config(merged);
+            app.wake.notify_one();
         }
     }
 }
