@@ -23,5 +23,5 @@ pub mod stage;
 pub mod state;
 pub mod status;
 pub mod store;
-pub mod watch;
 pub mod trigger;
+pub mod watch;

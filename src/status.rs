@@ -18,12 +18,8 @@ pub fn status(app: &App) -> Result<Value, OpError> {
     let held: Vec<i64> = jobs.iter().filter(|j| j.status == JobStatus::Held).map(|j| j.id).collect();
     let last_applied = jobs.iter().find(|j| j.status == JobStatus::Applied);
     let last = jobs.first();
-    let next_tick = config
-        .triggers
-        .schedule
-        .as_deref()
-        .and_then(|s| CronSchedule::parse(s).ok())
-        .and_then(|s| schedule::next_fire(&s, tz, now));
+    let next_tick =
+        config.triggers.schedule.as_deref().and_then(|s| CronSchedule::parse(s).ok()).and_then(|s| schedule::next_fire(&s, tz, now));
     let t = &config.triggers;
     let l = &config.limits;
     let month_left = l.monthly_budget_usd.map(|m| (m - view.ledger.cost_month_usd).max(0.0));
