@@ -1,0 +1,177 @@
+//! Candidate pairs for near-duplicate and conflict checks without comparing all pairs.
+//!
+//! MinHash over each entry's content-word set with LSH banding (21 bands × 3 rows: a pair at
+//! Jaccard 0.5 collides with probability 0.94, at 0.3 with 0.44, at 0.1 with 0.02), plus two
+//! exact keys that conflicts need: the word set with values masked ("port 8080" / "port
+//! 9090"), and the word set without its last word ("prefers npm" / "prefers pnpm").
+//! Candidates are only candidates: every pair is verified precisely by the caller.
+
+use super::text::Features;
+use std::collections::HashMap;
+
+pub const BANDS: usize = 21;
+pub const ROWS: usize = 3;
+pub const HASHES: usize = BANDS * ROWS;
+/// A bucket this large is a template repeated many times (generated facts, tables); pairing
+/// it would be quadratic. Such buckets are skipped and counted.
+pub const MAX_BUCKET: usize = 64;
+
+/// splitmix64's finaliser: a fast, well-mixed 64-bit hash.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+const SEEDS: [u64; HASHES] = {
+    let mut s = [0u64; HASHES];
+    let mut i = 0;
+    let mut x: u64 = 0x5eed;
+    while i < HASHES {
+        // splitmix64 step, const-evaluated.
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        s[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    s
+};
+
+/// The MinHash signature of a set of (interned) words.
+pub fn signature(set: &[u32]) -> [u64; HASHES] {
+    let mut sig = [u64::MAX; HASHES];
+    for &w in set {
+        let h = mix(w as u64 ^ 0xa076_1d64_78bd_642f);
+        for (s, seed) in sig.iter_mut().zip(SEEDS.iter()) {
+            let v = mix(h ^ seed);
+            if v < *s {
+                *s = v;
+            }
+        }
+    }
+    sig
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LshStats {
+    pub candidates: usize,
+    pub oversized_buckets: usize,
+}
+
+/// Candidate pairs `(i, j)` with `i < j`, sorted, over the entries that have features.
+pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats) {
+    let mut buckets: HashMap<u64, Vec<u32>> = HashMap::with_capacity(items.len() * (BANDS + 2));
+    let mut pairs = Vec::new();
+    // Entries with the very same word set pair with the first of them directly (linear), and
+    // only that first one goes into the buckets, so a fact restated 500 times is no hot spot.
+    let mut reps: HashMap<&[u32], u32> = HashMap::with_capacity(items.len());
+    for &(id, f) in items {
+        if f.set.is_empty() {
+            continue;
+        }
+        if let Some(&rep) = reps.get(f.set.as_slice()) {
+            pairs.push((rep.min(id), rep.max(id)));
+            continue;
+        }
+        reps.insert(f.set.as_slice(), id);
+        let sig = signature(&f.set);
+        for band in 0..BANDS {
+            let mut h = mix(band as u64 + 1);
+            for r in 0..ROWS {
+                h = mix(h ^ sig[band * ROWS + r]);
+            }
+            buckets.entry(h).or_default().push(id);
+        }
+        // Values masked: conflicts on a number/version/name collide exactly.
+        let mut masked: Vec<u64> = f.tokens.iter().filter(|t| t.value.is_none()).map(|t| t.word as u64).collect();
+        if masked.len() >= 2 {
+            masked.sort_unstable();
+            masked.dedup();
+            buckets.entry(mix(fold(&masked) ^ 0x6d61_736b)).or_default().push(id);
+        }
+        // Last word dropped: "prefers npm" / "prefers pnpm".
+        if let Some(last) = f.tokens.last() {
+            let mut rest: Vec<u64> = f.set.iter().filter(|&&w| w != last.word).map(|&w| w as u64).collect();
+            if rest.len() >= 2 {
+                rest.sort_unstable();
+                buckets.entry(mix(fold(&rest) ^ 0x6c61_7374)).or_default().push(id);
+            }
+        }
+    }
+    let mut stats = LshStats::default();
+    for members in buckets.values() {
+        if members.len() < 2 {
+            continue;
+        }
+        if members.len() > MAX_BUCKET {
+            stats.oversized_buckets += 1;
+            continue;
+        }
+        for (k, &a) in members.iter().enumerate() {
+            for &b in &members[k + 1..] {
+                if a != b {
+                    pairs.push((a.min(b), a.max(b)));
+                }
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    stats.candidates = pairs.len();
+    (pairs, stats)
+}
+
+fn fold(xs: &[u64]) -> u64 {
+    xs.iter().fold(0x1234_5678_u64, |h, &x| mix(h ^ x))
+}
+
+/// Estimated Jaccard similarity from two signatures.
+pub fn estimate(a: &[u64; HASHES], b: &[u64; HASHES]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / HASHES as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::{features, Vocab};
+    use super::*;
+
+    #[test]
+    fn similar_sets_collide_and_unrelated_ones_do_not() {
+        let mut v = Vocab::default();
+        let texts = [
+            "Deploys go through ArgoCD after review by the platform team",
+            "Note: deploys go through ArgoCD after review by the platform team (as discussed)",
+            "The cafeteria closes at noon on Fridays",
+            "billing listens on port 8080",
+            "billing listens on port 9090",
+            "The user prefers npm",
+            "The user prefers pnpm",
+        ];
+        let fs: Vec<_> = texts.iter().map(|t| features(t, &mut v)).collect();
+        let items: Vec<_> = fs.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
+        let (pairs, _) = candidate_pairs(&items);
+        assert!(pairs.contains(&(0, 1)));
+        assert!(pairs.contains(&(3, 4)));
+        assert!(pairs.contains(&(5, 6)));
+        assert!(!pairs.iter().any(|&(a, b)| a == 2 || b == 2));
+        assert!(estimate(&signature(&fs[0].set), &signature(&fs[1].set)) > 0.5);
+    }
+
+    #[test]
+    fn oversized_buckets_are_skipped_and_identical_sets_pair_linearly() {
+        let mut v = Vocab::default();
+        let fs: Vec<_> = (0..200).map(|i| features(&format!("service-{i} listens on port {}", 8000 + i), &mut v)).collect();
+        let items: Vec<_> = fs.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
+        let (pairs, stats) = candidate_pairs(&items);
+        assert!(pairs.len() < 200 * 199 / 4, "a repeated template is not paired all with all: {}", pairs.len());
+        assert!(stats.oversized_buckets > 0);
+        let fs: Vec<_> = (0..200).map(|_| features("same words every time here", &mut v)).collect();
+        let items: Vec<_> = fs.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
+        let (pairs, _) = candidate_pairs(&items);
+        assert_eq!(pairs.len(), 199);
+        assert!(pairs.iter().all(|&(a, _)| a == 0));
+    }
+}
