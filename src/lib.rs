@@ -7,3 +7,4 @@ pub mod store;
 pub mod engine;
 pub mod report;
 pub mod sessions;
+pub mod loss;
