@@ -8,3 +8,4 @@ pub mod engine;
 pub mod report;
 pub mod sessions;
 pub mod loss;
+pub mod corpus;

@@ -9,6 +9,7 @@
 
 use super::entries::{difference, EntryTable};
 use super::insights::Confirmation;
+use super::near::Survivors;
 use super::text::{is_single_valued, Features, ValueKind, Vocab};
 use super::{Workspace, SUPERSEDED};
 use crate::memory::BlockKind;
@@ -32,13 +33,21 @@ pub fn conflict(a: &Features, b: &Features, vocab: &Vocab) -> Option<String> {
         if va.len() != vb.len() || va.is_empty() || values(a, true) != values(b, true) {
             return None;
         }
-        let diffs: Vec<usize> = (0..va.len()).filter(|&i| va[i].0 != vb[i].0).collect();
-        let [p] = diffs[..] else { return None };
+        // Values both state cancel out (order-insensitive: clauses may be reordered).
+        let (mut ra, mut rb) = (va.clone(), vb.clone());
+        ra.retain(|x| match rb.iter().position(|y| y.0 == x.0) {
+            Some(p) => {
+                rb.remove(p);
+                false
+            }
+            None => true,
+        });
+        let ([x], [y]) = (&ra[..], &rb[..]) else { return None };
         let numeric = |k| matches!(k, ValueKind::Number | ValueKind::Version);
-        if va[p].1 != vb[p].1 && !(numeric(va[p].1) && numeric(vb[p].1)) {
+        if x.1 != y.1 && !(numeric(x.1) && numeric(y.1)) {
             return None;
         }
-        return Some(format!("{} vs {}", vocab.word(va[p].0), vocab.word(vb[p].0)));
+        return Some(format!("{} vs {}", vocab.word(x.0), vocab.word(y.0)));
     }
     let (da, db) = (difference(&a.set, &b.set), difference(&b.set, &a.set));
     let ([x], [y]) = (&da[..], &db[..]) else {
@@ -83,24 +92,53 @@ pub fn effective_date(ws: &Workspace, table: &EntryTable, conf: &[Confirmation],
     }
 }
 
-pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pairs: &[(u32, u32)]) {
-    let mut superseded = vec![false; table.entries.len()];
+pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pairs: &[(u32, u32)], surv: &Survivors) {
+    let n = table.entries.len();
+    // A merged group is as new as its newest copy (the kept wording may have lost the date).
+    let mut dates: Vec<Option<(NaiveDate, String)>> = vec![None; n];
+    for i in 0..n {
+        let k = surv.keeper[i];
+        if let Some(d) = effective_date(ws, table, conf, i) {
+            if !matches!(&dates[k], Some(cur) if cur.0 >= d.0) {
+                dates[k] = Some(d);
+            }
+        }
+    }
+    let mut sessions: Vec<Vec<String>> = vec![Vec::new(); n];
+    for i in 0..n {
+        sessions[surv.keeper[i]].extend(conf.get(i).map(|c| c.sessions.clone()).unwrap_or_default());
+    }
+    // Conflicts are judged on the original wordings (a restatement with a remark hides the
+    // shape) and acted on the surviving ones.
+    let mut found: Vec<(usize, usize, String)> = Vec::new();
     for &(a, b) in pairs {
         let (a, b) = (a as usize, b as usize);
-        let (ea, eb) = (&table.entries[a], &table.entries[b]);
-        if ws.is_dropped(ea.fi, ea.bi) || ws.is_dropped(eb.fi, eb.bi) || superseded[a] || superseded[b] {
+        let (ka, kb) = (surv.keeper[a], surv.keeper[b]);
+        if ka == kb {
             continue;
         }
-        let Some(what) = conflict(&ea.feat, &eb.feat, &table.vocab) else {
+        if let Some(what) = conflict(&table.entries[a].feat, &table.entries[b].feat, &table.vocab) {
+            found.push((ka.min(kb), ka.max(kb), what));
+        }
+    }
+    found.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    found.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
+    let loc_at = |ws: &Workspace, k: usize| {
+        let (fi, bi) = surv.at[k];
+        format!("{}:{}", ws.files[fi].path, ws.block(fi, bi).line)
+    };
+    let mut superseded = vec![false; n];
+    for (a, b, what) in found {
+        let ((fa, ba), (fb, bb)) = (surv.at[a], surv.at[b]);
+        if ws.is_dropped(fa, ba) || ws.is_dropped(fb, bb) || superseded[a] || superseded[b] {
             continue;
-        };
-        let (loc_a, loc_b) = (table.loc(ws, a), table.loc(ws, b));
-        let (da, db) = (effective_date(ws, table, conf, a), effective_date(ws, table, conf, b));
-        let order = match (&da, &db) {
-            (Some(x), Some(y)) if x.0 != y.0 => Some(if x.0 > y.0 { (a, b, x, y) } else { (b, a, y, x) }),
+        }
+        let (loc_a, loc_b) = (loc_at(ws, a), loc_at(ws, b));
+        let order = match (&dates[a], &dates[b]) {
+            (Some(x), Some(y)) if x.0 != y.0 => Some(if x.0 > y.0 { (a, b) } else { (b, a) }),
             _ => None,
         };
-        let Some((newer, older, dn, dold)) = order else {
+        let Some((newer, older)) = order else {
             ws.flags.push(Flag {
                 kind: "conflict".into(),
                 message: format!("{what}: cannot tell which is newer (no distinct dates); both left as they are"),
@@ -108,9 +146,10 @@ pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pa
             });
             continue;
         };
-        let (eo, en) = (&table.entries[older], &table.entries[newer]);
-        let (loc_old, loc_new) = (table.loc(ws, older), table.loc(ws, newer));
-        if ws.block(eo.fi, eo.bi).pinned {
+        let (dn, dold) = (dates[newer].clone().unwrap_or_default(), dates[older].clone().unwrap_or_default());
+        let ((ofi, obi), (nfi, nbi)) = (surv.at[older], surv.at[newer]);
+        let (loc_old, loc_new) = (loc_at(ws, older), loc_at(ws, newer));
+        if ws.block(ofi, obi).pinned {
             ws.flags.push(Flag {
                 kind: "conflict".into(),
                 message: format!(
@@ -120,10 +159,9 @@ pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pa
             });
             continue;
         }
-        let (ofi, obi) = (eo.fi, eo.bi);
         let before = ws.current_text(ofi, obi).to_string();
-        let newer_text = ws.current_text(en.fi, en.bi).to_string();
-        let newer_file = ws.files[en.fi].path.clone();
+        let newer_text = ws.current_text(nfi, nbi).to_string();
+        let newer_file = ws.files[nfi].path.clone();
         let file = ws.files[ofi].path.clone();
         ws.drop_block(ofi, obi);
         superseded[older] = true;
@@ -140,11 +178,10 @@ pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pa
         );
         let mut c = Change::new(ChangeKind::Conflict, &file, Some(before), after, reason);
         c.provenance.entries = vec![loc_old, loc_new];
-        let mut sessions: Vec<String> =
-            [older, newer].iter().flat_map(|&i| conf.get(i).map(|c| c.sessions.clone()).unwrap_or_default()).collect();
-        sessions.sort();
-        sessions.dedup();
-        c.provenance.sessions = sessions;
+        let mut sess: Vec<String> = sessions[older].iter().chain(&sessions[newer]).cloned().collect();
+        sess.sort();
+        sess.dedup();
+        c.provenance.sessions = sess;
         if newer_file != file {
             c.related_files.push(newer_file);
         }

@@ -6,7 +6,7 @@
 //! 9090"), and the word set without its last word ("prefers npm" / "prefers pnpm").
 //! Candidates are only candidates: every pair is verified precisely by the caller.
 
-use super::text::Features;
+use super::text::{Features, ValueKind};
 use std::collections::HashMap;
 
 pub const BANDS: usize = 21;
@@ -85,8 +85,14 @@ pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats
             }
             buckets.entry(h).or_default().push(id);
         }
-        // Values masked: conflicts on a number/version/name collide exactly.
-        let mut masked: Vec<u64> = f.tokens.iter().filter(|t| t.value.is_none()).map(|t| t.word as u64).collect();
+        // Numbers and versions masked: "port 8080" / "port 9090" collide exactly. Names and
+        // identifiers stay: they are usually the subject, and masking them makes hot buckets.
+        let mut masked: Vec<u64> = f
+            .tokens
+            .iter()
+            .filter(|t| !matches!(t.value, Some(ValueKind::Number | ValueKind::Version | ValueKind::Date)))
+            .map(|t| t.word as u64)
+            .collect();
         if masked.len() >= 2 {
             masked.sort_unstable();
             masked.dedup();
@@ -163,7 +169,7 @@ mod tests {
     #[test]
     fn oversized_buckets_are_skipped_and_identical_sets_pair_linearly() {
         let mut v = Vocab::default();
-        let fs: Vec<_> = (0..200).map(|i| features(&format!("service-{i} listens on port {}", 8000 + i), &mut v)).collect();
+        let fs: Vec<_> = (0..200).map(|i| features(&format!("service listens on port {} today", 8000 + i), &mut v)).collect();
         let items: Vec<_> = fs.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
         let (pairs, stats) = candidate_pairs(&items);
         assert!(pairs.len() < 200 * 199 / 4, "a repeated template is not paired all with all: {}", pairs.len());

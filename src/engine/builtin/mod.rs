@@ -156,8 +156,8 @@ pub fn consolidate(input: &DreamInput) -> (Store, Report) {
     let confirmations = insights::confirmations(&ws, &table);
     let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(i, e)| (i as u32, &e.feat)).collect();
     let (pairs, _) = lsh::candidate_pairs(&items);
-    near::drop_near_duplicates(&mut ws, &table, &pairs);
-    conflict::resolve(&mut ws, &table, &confirmations, &pairs);
+    let survivors = near::drop_near_duplicates(&mut ws, &table, &pairs);
+    conflict::resolve(&mut ws, &table, &confirmations, &pairs, &survivors);
     insights::write(&mut ws, &table, &confirmations);
     index::maintain(&mut ws);
     let candidate = ws.render();

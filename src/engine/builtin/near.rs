@@ -78,7 +78,23 @@ pub fn covers(keep: &Features, drop: &Features) -> Option<DupHow> {
     Some(DupHow::Remark)
 }
 
-pub fn drop_near_duplicates(ws: &mut Workspace, table: &EntryTable, pairs: &[(u32, u32)]) {
+/// After the pass: which entry's text now carries each entry, and where that text lives.
+#[derive(Debug, Clone)]
+pub struct Survivors {
+    /// `keeper[i]`: the entry whose wording survives for entry `i` (itself if untouched).
+    pub keeper: Vec<usize>,
+    /// `at[k]`: the block holding entry `k`'s wording (moved winners live in another block).
+    pub at: Vec<(usize, usize)>,
+}
+
+impl Survivors {
+    pub fn identity(table: &EntryTable) -> Survivors {
+        Survivors { keeper: (0..table.entries.len()).collect(), at: table.entries.iter().map(|e| (e.fi, e.bi)).collect() }
+    }
+}
+
+pub fn drop_near_duplicates(ws: &mut Workspace, table: &EntryTable, pairs: &[(u32, u32)]) -> Survivors {
+    let mut surv = Survivors::identity(table);
     let mut uf = UnionFind::new(table.entries.len());
     for &(a, b) in pairs {
         let (fa, fb) = (&table.entries[a as usize].feat, &table.entries[b as usize].feat);
@@ -97,24 +113,37 @@ pub fn drop_near_duplicates(ws: &mut Workspace, table: &EntryTable, pairs: &[(u3
     let mut groups: Vec<Vec<usize>> = clusters.into_values().filter(|m| m.len() > 1).collect();
     groups.sort_by_key(|m| m[0]);
     for members in groups {
-        resolve_cluster(ws, table, &topics, members);
+        resolve_cluster(ws, table, &topics, members, &mut surv);
     }
+    surv
 }
 
-fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], mut remaining: Vec<usize>) {
+fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], mut remaining: Vec<usize>, surv: &mut Survivors) {
     while remaining.len() > 1 {
         let winner = *remaining.iter().max_by_key(|&&i| rank(ws, table, i)).unwrap_or(&remaining[0]);
         let wf = &table.entries[winner].feat;
         let mut covered: Vec<(usize, DupHow)> = Vec::new();
+        let winner_pinned = ws.block(table.entries[winner].fi, table.entries[winner].bi).pinned;
         for &m in &remaining {
-            if m != winner {
-                if let Some(how) = covers(wf, &table.entries[m].feat) {
-                    covered.push((m, how));
-                }
+            if m == winner {
+                continue;
+            }
+            let mf = &table.entries[m].feat;
+            if let Some(how) = covers(wf, mf) {
+                covered.push((m, how));
+            } else if winner_pinned && !ws.block(table.entries[m].fi, table.entries[m].bi).pinned && covers(mf, wf) == Some(DupHow::Remark)
+            {
+                // The pinned copy is authoritative: an unpinned restatement that only adds a
+                // remark (no value, no negation) goes too.
+                covered.push((m, DupHow::Remark));
             }
         }
         remaining.retain(|&m| m != winner && !covered.iter().any(|&(c, _)| c == m));
         let keeper = place_winner(ws, table, topics, winner, &covered);
+        if keeper != winner {
+            surv.keeper[keeper] = winner;
+            surv.at[winner] = (table.entries[keeper].fi, table.entries[keeper].bi);
+        }
         let keeper_loc = table.loc(ws, keeper);
         let keeper_file = ws.files[table.entries[keeper].fi].path.clone();
         for (m, how) in covered {
@@ -128,6 +157,7 @@ fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], 
             if !ws.drop_block(fi, bi) {
                 continue; // pinned: stays verbatim
             }
+            surv.keeper[m] = winner;
             let file = ws.files[fi].path.clone();
             let mut c = Change::new(
                 ChangeKind::Dedupe,
