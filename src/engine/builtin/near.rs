@@ -276,6 +276,20 @@ fn topic_words(ws: &Workspace, table: &EntryTable) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// The near-duplicate detection alone, on plain texts: verified pairs `(i, j)`, `i < j`.
+/// Used by the benchmark to compare with other MinHash/LSH implementations.
+pub fn duplicate_pairs(texts: &[&str]) -> Vec<(usize, usize)> {
+    let mut vocab = super::text::Vocab::default();
+    let feats: Vec<Features> = texts.iter().map(|t| super::text::features(t, &mut vocab)).collect();
+    let items: Vec<(u32, &Features)> = feats.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
+    let (pairs, _) = super::lsh::candidate_pairs(&items);
+    pairs
+        .into_iter()
+        .map(|(a, b)| (a as usize, b as usize))
+        .filter(|&(a, b)| covers(&feats[a], &feats[b]).is_some() || covers(&feats[b], &feats[a]).is_some())
+        .collect()
+}
+
 pub struct UnionFind {
     parent: Vec<usize>,
     pub size: Vec<usize>,
