@@ -61,13 +61,20 @@ pub struct LshStats {
     pub oversized_buckets: usize,
 }
 
+/// Number of bucket keys per entry: the bands plus the two exact keys.
+const KEYS: usize = BANDS + 2;
+
 /// Candidate pairs `(i, j)` with `i < j`, sorted, over the entries that have features.
+///
+/// Memory matters at a million entries: each entry keeps only its `KEYS` bucket keys (not its
+/// signature), and buckets are found by sorting one key column at a time, not by a hash map
+/// of vectors.
 pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats) {
-    let mut buckets: HashMap<u64, Vec<u32>> = HashMap::with_capacity(items.len() * (BANDS + 2));
     let mut pairs = Vec::new();
     // Entries with the very same word set pair with the first of them directly (linear), and
     // only that first one goes into the buckets, so a fact restated 500 times is no hot spot.
     let mut reps: HashMap<&[u32], u32> = HashMap::with_capacity(items.len());
+    let mut keyed: Vec<(u32, [u64; KEYS])> = Vec::with_capacity(items.len());
     for &(id, f) in items {
         if f.set.is_empty() {
             continue;
@@ -77,49 +84,28 @@ pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats
             continue;
         }
         reps.insert(f.set.as_slice(), id);
-        let sig = signature(&f.set);
-        for band in 0..BANDS {
-            let mut h = mix(band as u64 + 1);
-            for r in 0..ROWS {
-                h = mix(h ^ sig[band * ROWS + r]);
-            }
-            buckets.entry(h).or_default().push(id);
-        }
-        // Numbers and versions masked: "port 8080" / "port 9090" collide exactly. Names and
-        // identifiers stay: they are usually the subject, and masking them makes hot buckets.
-        let mut masked: Vec<u64> = f
-            .tokens
-            .iter()
-            .filter(|t| !matches!(t.value, Some(ValueKind::Number | ValueKind::Version | ValueKind::Date)))
-            .map(|t| t.word as u64)
-            .collect();
-        if masked.len() >= 2 {
-            masked.sort_unstable();
-            masked.dedup();
-            buckets.entry(mix(fold(&masked) ^ 0x6d61_736b)).or_default().push(id);
-        }
-        // Last word dropped: "prefers npm" / "prefers pnpm".
-        if let Some(last) = f.tokens.last() {
-            let mut rest: Vec<u64> = f.set.iter().filter(|&&w| w != last.word).map(|&w| w as u64).collect();
-            if rest.len() >= 2 {
-                rest.sort_unstable();
-                buckets.entry(mix(fold(&rest) ^ 0x6c61_7374)).or_default().push(id);
-            }
-        }
+        keyed.push((id, keys(f)));
     }
+    drop(reps);
     let mut stats = LshStats::default();
-    for members in buckets.values() {
-        if members.len() < 2 {
-            continue;
-        }
-        if members.len() > MAX_BUCKET {
-            stats.oversized_buckets += 1;
-            continue;
-        }
-        for (k, &a) in members.iter().enumerate() {
-            for &b in &members[k + 1..] {
-                if a != b {
-                    pairs.push((a.min(b), a.max(b)));
+    let mut column: Vec<(u64, u32)> = Vec::with_capacity(keyed.len());
+    for k in 0..KEYS {
+        column.clear();
+        column.extend(keyed.iter().filter(|(_, ks)| ks[k] != 0).map(|(id, ks)| (ks[k], *id)));
+        column.sort_unstable();
+        for run in column.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() < 2 {
+                continue;
+            }
+            if run.len() > MAX_BUCKET {
+                stats.oversized_buckets += 1;
+                continue;
+            }
+            for (x, &(_, a)) in run.iter().enumerate() {
+                for &(_, b) in &run[x + 1..] {
+                    if a != b {
+                        pairs.push((a.min(b), a.max(b)));
+                    }
                 }
             }
         }
@@ -128,6 +114,40 @@ pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats
     pairs.dedup();
     stats.candidates = pairs.len();
     (pairs, stats)
+}
+
+/// The bucket keys of an entry (0 = no key): one per band, then the two exact keys.
+fn keys(f: &Features) -> [u64; KEYS] {
+    let mut out = [0u64; KEYS];
+    let sig = signature(&f.set);
+    for (band, slot) in out.iter_mut().enumerate().take(BANDS) {
+        let mut h = mix(band as u64 + 1);
+        for r in 0..ROWS {
+            h = mix(h ^ sig[band * ROWS + r]);
+        }
+        *slot = h | 1;
+    }
+    // Numbers and versions masked: "port 8080" / "port 9090" collide exactly. Names and
+    // identifiers stay: they are usually the subject, and masking them makes hot buckets.
+    let mut masked: Vec<u64> = f
+        .tokens
+        .iter()
+        .filter(|t| !matches!(t.value, Some(ValueKind::Number | ValueKind::Version | ValueKind::Date)))
+        .map(|t| t.word as u64)
+        .collect();
+    if masked.len() >= 2 {
+        masked.sort_unstable();
+        masked.dedup();
+        out[BANDS] = mix(fold(&masked) ^ 0x6d61_736b) | 1;
+    }
+    // Last word dropped: "prefers npm" / "prefers pnpm".
+    if let Some(last) = f.tokens.last() {
+        let rest: Vec<u64> = f.set.iter().filter(|&&w| w != last.word).map(|&w| w as u64).collect();
+        if rest.len() >= 2 {
+            out[BANDS + 1] = mix(fold(&rest) ^ 0x6c61_7374) | 1;
+        }
+    }
+    out
 }
 
 fn fold(xs: &[u64]) -> u64 {

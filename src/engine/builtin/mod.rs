@@ -167,9 +167,23 @@ pub fn consolidate(input: &DreamInput) -> (Store, Report) {
 
 fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<crate::store::Warning>) -> Report {
     let entries_before = memory::entries(&ws.files).count();
-    // Entries after: count on the candidate itself, so appended and managed text is included.
-    let (after_files, _) = memory::parse_store(candidate, input.layout, &input.pins);
-    let entries_after = memory::entries(&after_files).count();
+    // Entries after, without parsing the candidate again: kept blocks, plus what was appended
+    // or written whole (parsed on their own, they are small).
+    let count_text = |path: &str, text: &str| {
+        let f = MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None };
+        let p = memory::parse_file(path, &f, input.layout, &input.pins);
+        p.blocks().iter().filter(|b| b.kind.is_entry()).count()
+    };
+    let mut entries_after: usize = ws.managed.iter().map(|(p, t)| count_text(p, t)).sum();
+    for (fi, f) in ws.files.iter().enumerate() {
+        if ws.managed.contains_key(&f.path) {
+            continue;
+        }
+        entries_after += f.blocks().iter().enumerate().filter(|(bi, b)| b.kind.is_entry() && !ws.is_dropped(fi, *bi)).count();
+        if !ws.appends[fi].is_empty() {
+            entries_after += count_text(&f.path, &ws.appends[fi]);
+        }
+    }
     let (bb, ba) = (input.store.total_bytes(), candidate.total_bytes());
     let mut changes = ws.changes.clone();
     // Stable order: by file, then the order the passes produced them.
