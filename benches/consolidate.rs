@@ -6,8 +6,8 @@
 //! does. The child reports time and peak resident memory (VmHWM from /proc/self/status).
 //!
 //! Options:
-//!   --scales 1,4,16      which multiples of 20,000 entries to run (default 1,4,16)
-//!   --hosted             also run the hosted maximum: 2,000 files of ~100 kB (~100 MB)
+//!   --scales 1,4,16      which multiples of 20,000 entries to run (default 1,4,16; 0 = none)
+//!   --hosted             also run the hosted maximum: ~2,000 files, ~100 MB in all
 //!   --export DIR         write the 1× corpus, its entry list with ground-truth groups and
 //!                        our near-duplicate pairs there (for tools/datasketch_compare.py)
 //!   --quality            print the quality score of the 1× run
@@ -116,7 +116,7 @@ fn main() -> anyhow::Result<()> {
     }
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let scales: Vec<usize> =
-        value("--scales").unwrap_or_else(|| "1,4,16".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
+        value("--scales").unwrap_or_else(|| "1,4,16".into()).split(',').filter_map(|s| s.trim().parse().ok()).filter(|&k| k > 0).collect();
     println!("dreamd consolidate benchmark ({} cores available)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     for &k in &scales {
         let corpus = generate(&Spec::with_entries(42, BASE_ENTRIES * k, SESSIONS));
@@ -135,9 +135,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if args.iter().any(|a| a == "--hosted") {
-        // 2,000 topic files of ~100 kB each.
+        // ~2,000 topic files, ~100 MB in all (the hosted maximum by total size).
         let mut spec = Spec::with_entries(43, 0, SESSIONS);
-        spec.facts_per_file = 800;
+        spec.facts_per_file = 430;
         spec.facts = 2_000 * spec.facts_per_file;
         let corpus = generate(&spec);
         run_case("hosted", &corpus)?;

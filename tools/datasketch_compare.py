@@ -4,7 +4,7 @@ with dreamd's, on the same corpus.
 
     cargo bench --bench consolidate -- --scales 1 --export /tmp/dreamd-corpus
     pip install datasketch
-    python3 tools/datasketch_compare.py /tmp/dreamd-corpus
+    python3 tools/datasketch_compare.py /tmp/dreamd-corpus [THRESHOLD, default 0.8]
 
 Reads entries.tsv (id, ground-truth group, text) and rust_pairs.tsv / rust_timing.json
 written by the benchmark. Entries of the same group `f<N>` are restatements of one fact
@@ -22,7 +22,7 @@ from itertools import combinations
 from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 64
-THRESHOLD = 0.5  # the usual starting point; 0.5 catches restatements with a remark
+THRESHOLD = float(sys.argv[2]) if len(sys.argv) > 2 else 0.8
 
 
 def words(text):

@@ -441,8 +441,9 @@ fn sessions(spec: &Spec, facts: &[Fact], rng: &mut Rng) -> (Vec<(String, String)
             );
         };
         for i in 0..6 {
-            let fact = &facts[rng.below(facts.len().max(1))];
-            rec("user", serde_json::Value::String(format!("Can you check {}? I think {}.", fact.subject, fact.text)), i * 3);
+            if let Some(fact) = facts.get(rng.below(facts.len().max(1))) {
+                rec("user", serde_json::Value::String(format!("Can you check {}? I think {}.", fact.subject, fact.text)), i * 3);
+            }
             let code = format!("Here is the change:\n```{lang}\nrun({i})\n```\nand a check:\n```{lang}\ncheck()\n```");
             let file =
                 format!("/repo/src/{}/mod_{}.{}", ["api", "core", "cli"][i as usize % 3], i % 4, if *lang == "go" { "go" } else { "py" });

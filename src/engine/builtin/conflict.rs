@@ -121,7 +121,7 @@ pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pa
             found.push((ka.min(kb), ka.max(kb), what));
         }
     }
-    found.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    found.sort_by_key(|x| (x.0, x.1));
     found.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
     let loc_at = |ws: &Workspace, k: usize| {
         let (fi, bi) = surv.at[k];
