@@ -360,12 +360,11 @@ pub fn generate(spec: &Spec) -> Corpus {
     let mut ideal_index = index.clone();
     let mut render = |name: &str, title: &str, desc: &str, kind: &str, body: &[(String, usize, &'static str)], mtime: NaiveDate| {
         let mut text = format!("---\nname: {title}\ndescription: {desc}\ntype: {kind}\n---\n\n# {title}\n\n");
-        let mut line = text.lines().count() + 1;
-        for (l, fact, role) in body {
+        let first = text.lines().count() + 1;
+        for (k, (l, fact, role)) in body.iter().enumerate() {
             text.push_str(l);
             text.push('\n');
-            planted.push(Planted { file: name.to_string(), line, fact: *fact, role });
-            line += 1;
+            planted.push(Planted { file: name.to_string(), line: first + k, fact: *fact, role });
         }
         store.files.insert(name.to_string(), MemoryFile { bytes: text.into_bytes(), mtime: Some(day(mtime)) });
     };
@@ -418,7 +417,7 @@ fn sessions(spec: &Spec, facts: &[Fact], rng: &mut Rng) -> (Vec<(String, String)
     if let Some(first) = quotas.first_mut() {
         first.1 = (first.1 + spec.sessions).saturating_sub(assigned);
     }
-    let mut langs: Vec<&str> = quotas.iter().flat_map(|&(l, n)| std::iter::repeat_n(l, n)).collect();
+    let mut langs: Vec<&str> = quotas.iter().flat_map(|&(l, n)| std::iter::repeat(l).take(n)).collect();
     langs.truncate(spec.sessions);
     let (dominant, dominant_n) = quotas.iter().max_by_key(|q| q.1).map(|q| (q.0, q.1)).unwrap_or(("python", 0));
     let pretty = match dominant {
