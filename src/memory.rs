@@ -95,6 +95,11 @@ impl ParsedFile {
         }
     }
 
+    /// A file dreamd wrote and owns (frontmatter `managed-by: dreamd`), such as `insights.md`.
+    pub fn is_managed(&self) -> bool {
+        self.frontmatter().is_some_and(|fm| fm.fields.get("managed-by").is_some_and(|v| v == "dreamd"))
+    }
+
     /// Frontmatter + blocks, the inverse of parsing.
     pub fn render(&self) -> Option<String> {
         match &self.body {

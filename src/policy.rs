@@ -46,6 +46,7 @@ pub struct PolicyInput<'a> {
     pub config: &'a Config,
     pub live: &'a [ParsedFile],
     pub candidate: &'a [ParsedFile],
+    /// Bytes of the agent's files (see [`agent_bytes`]).
     pub live_bytes: u64,
     pub candidate_bytes: u64,
     pub report: &'a Report,
@@ -77,6 +78,12 @@ pub fn check_unchanged(base_hash: &str, current_hash: &str) -> Check {
     }
 }
 
+/// Bytes of the agent's own files: dreamd-managed files (the regenerated insights) are
+/// derived, not memory, and would otherwise count as growth the agent did not cause.
+pub fn agent_bytes(files: &[ParsedFile], store: &crate::store::Store) -> u64 {
+    files.iter().filter(|f| !f.is_managed()).filter_map(|f| store.files.get(&f.path)).map(|f| f.bytes.len() as u64).sum()
+}
+
 pub fn check_reduction(before: u64, after: u64, min: f64, max: f64) -> Check {
     if before == 0 {
         return check("reduction", false, "the live store is empty; nothing to reduce".into(), vec![]);
@@ -106,27 +113,24 @@ pub fn check_pinned(live: &[ParsedFile], candidate: &[ParsedFile]) -> Check {
     }
 }
 
-/// Entries that vanish with no change in the report to explain them.
+/// Entries that vanish with nothing to show for them (see `loss::classify`): no kept or
+/// merged counterpart in the candidate, no conflict or justified removal in the report.
 pub fn check_entry_loss(live: &[ParsedFile], candidate: &[ParsedFile], report: &Report, max_loss: f64) -> Check {
-    let present: HashSet<String> = memory::entries(candidate).map(|(_, b)| memory::normalize(b.text())).collect();
-    let explained: HashSet<String> = report.changes.iter().filter_map(|c| c.before.as_deref()).map(memory::normalize).collect();
-    let total = memory::entries(live).count();
-    let dropped: Vec<String> = memory::entries(live)
-        .filter(|(_, b)| {
-            let n = memory::normalize(b.text());
-            !present.contains(&n) && !explained.contains(&n)
-        })
-        .map(|(f, b)| format!("{}:{}: {}", f.path, b.line, b.text()))
-        .collect();
-    let frac = if total == 0 { 0.0 } else { dropped.len() as f64 / total as f64 };
+    let loss = crate::loss::classify(live, candidate, report);
+    let frac = loss.fraction_dropped();
     let reason = format!(
-        "{} of {} entries dropped without explanation ({:.1}%, limit {:.1}%)",
-        dropped.len(),
-        total,
+        "{} of {} entries dropped without explanation ({:.1}%, limit {:.1}%); {} kept, {} merged, {} superseded, {} removed with a reason",
+        loss.dropped.len(),
+        loss.entries,
         frac * 100.0,
-        max_loss * 100.0
+        max_loss * 100.0,
+        loss.kept,
+        loss.merged,
+        loss.superseded,
+        loss.removed
     );
-    check("entry_loss", frac <= max_loss, reason, dropped)
+    let details = loss.dropped.iter().map(|e| format!("{}:{}: {}", e.file, e.line, e.text)).collect();
+    check("entry_loss", frac <= max_loss, reason, details)
 }
 
 static SECRET_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {

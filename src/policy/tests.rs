@@ -84,3 +84,12 @@ fn verdict_combines_checks() {
     assert!(!v.passed);
     assert!(v.summary().contains("live_unchanged"));
 }
+
+#[test]
+fn managed_files_do_not_count_towards_reduction() {
+    let mut s = Store::default();
+    s.files.insert("a.md".into(), MemoryFile { bytes: b"- a\n".to_vec(), mtime: None });
+    s.files.insert("insights.md".into(), MemoryFile { bytes: b"---\nmanaged-by: dreamd\n---\n- Python 75%\n".to_vec(), mtime: None });
+    let files = parse_store(&s, Layout::ClaudeCode, &PinRules::default()).0;
+    assert_eq!(agent_bytes(&files, &s), 4);
+}

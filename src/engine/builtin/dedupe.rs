@@ -1,8 +1,8 @@
 //! Duplicate entries: the same text up to formatting (case, whitespace, emphasis, marker,
 //! trailing punctuation). The first occurrence (in path order) stays; pinned copies always stay.
 
-use super::Workspace;
-use crate::memory::{normalize, BlockKind};
+use super::{is_fact, Workspace};
+use crate::memory::normalize;
 use crate::report::{Change, ChangeKind};
 use std::collections::HashMap;
 
@@ -14,10 +14,10 @@ pub fn drop_duplicates(ws: &mut Workspace) {
         for fi in 0..ws.files.len() {
             for bi in 0..ws.files[fi].blocks().len() {
                 let b = ws.block(fi, bi);
-                if !b.kind.is_entry() || b.pinned != pass_pinned || ws.is_dropped(fi, bi) || b.kind == BlockKind::Code {
+                if !is_fact(ws, fi, bi) || b.pinned != pass_pinned {
                     continue;
                 }
-                let key = normalize(b.text());
+                let key = normalize(ws.current_text(fi, bi));
                 if key.is_empty() {
                     continue;
                 }
@@ -26,12 +26,12 @@ pub fn drop_duplicates(ws: &mut Workspace) {
                         first.insert(key, (fi, bi));
                     }
                     Some(&(kf, kb)) if !b.pinned => {
-                        let before = b.text().to_string();
+                        let before = ws.current_text(fi, bi).to_string();
                         let (file, line) = (ws.files[fi].path.clone(), b.line);
                         let kept_file = ws.files[kf].path.clone();
                         let kept_line = ws.block(kf, kb).line;
                         if ws.drop_block(fi, bi) {
-                            let exact = ws.block(kf, kb).text() == before;
+                            let exact = ws.current_text(kf, kb) == before;
                             let how = if exact { "exact duplicate" } else { "same text up to formatting" };
                             let mut c = Change::new(
                                 ChangeKind::Dedupe,

@@ -1,22 +1,37 @@
-//! `MEMORY.md` maintenance: pointers to topic files that do not exist are dropped.
+//! `MEMORY.md` maintenance (Claude Code layout): one short line per topic file, no pointers
+//! to missing files, no topic file left unindexed, and within what the agent loads
+//! (the first 200 lines / 25,000 bytes).
 
 use super::Workspace;
 use crate::config::Layout;
-use crate::memory::{BlockKind, INDEX_FILE};
-use crate::report::{Change, ChangeKind};
+use crate::memory::{is_memory_file, BlockKind, FileBody, INDEX_FILE};
+use crate::report::{Change, ChangeKind, Flag};
+use std::collections::BTreeSet;
+
+pub const MAX_LINE_CHARS: usize = 150;
+pub const MAX_LINES: usize = 200;
+pub const MAX_BYTES: usize = 25_000;
+
+fn target_of(link: &str) -> &str {
+    let t = link.split('#').next().unwrap_or(link);
+    t.trim_start_matches("./")
+}
 
 pub fn drop_stale_pointers(ws: &mut Workspace) {
     if ws.input.layout != Layout::ClaudeCode {
         return;
     }
-    let Some(fi) = ws.files.iter().position(|f| f.path == INDEX_FILE) else { return };
+    let Some(fi) = ws.files.iter().position(|f| f.path == INDEX_FILE) else {
+        return;
+    };
     for bi in 0..ws.files[fi].blocks().len() {
         let b = ws.block(fi, bi);
         if b.kind != BlockKind::IndexLine || b.pinned {
             continue;
         }
-        let Some(target) = b.link.as_deref() else { continue };
-        let target = target.split('#').next().unwrap_or(target).trim_start_matches("./");
+        let Some(target) = b.link.as_deref().map(target_of) else {
+            continue;
+        };
         if target.is_empty() || ws.input.store.files.contains_key(target) {
             continue;
         }
@@ -27,5 +42,169 @@ pub fn drop_stale_pointers(ws: &mut Workspace) {
             c.provenance.entries = vec![format!("{INDEX_FILE}:{line}")];
             ws.changes.push(c);
         }
+    }
+}
+
+/// Cut `s` to at most `max` characters, ending in `…` when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// `- [Title](file.md) — hook`, within the line limit.
+pub fn index_line(title: &str, path: &str, hook: &str) -> String {
+    let head = format!("- [{}]({path})", title.replace(['[', ']', '\n'], " ").trim());
+    let hook = hook.split_whitespace().collect::<Vec<_>>().join(" ");
+    if hook.is_empty() {
+        return head;
+    }
+    let room = MAX_LINE_CHARS.saturating_sub(head.chars().count() + 3);
+    if room < 10 {
+        return head;
+    }
+    format!("{head} — {}", truncate(&hook, room))
+}
+
+/// Title and hook of a topic file: frontmatter name/description, else first heading/entry.
+fn describe(ws: &Workspace, path: &str) -> (String, String) {
+    let stem = path.rsplit('/').next().unwrap_or(path).rsplit_once('.').map_or(path, |(s, _)| s).replace(['_', '-'], " ");
+    if let Some(text) = ws.managed.get(path) {
+        let desc = text.lines().find_map(|l| l.strip_prefix("description: ")).unwrap_or("").to_string();
+        let name = text.lines().find_map(|l| l.strip_prefix("name: ")).unwrap_or(&stem).to_string();
+        return (name, desc);
+    }
+    let Some(f) = ws.files.iter().find(|f| f.path == path) else {
+        return (stem, String::new());
+    };
+    let fm = f.frontmatter();
+    let name = fm.and_then(|fm| fm.fields.get("name").filter(|v| !v.trim().is_empty()).cloned());
+    let desc = fm.and_then(|fm| fm.fields.get("description").filter(|v| !v.trim().is_empty()).cloned());
+    let heading = f.blocks().iter().find(|b| b.kind == BlockKind::Heading).map(|b| b.section.clone().unwrap_or_default());
+    let first = f.blocks().iter().find(|b| b.kind.is_entry()).map(|b| super::text::strip_marker(b.text()).to_string());
+    (name.or(heading).unwrap_or(stem), desc.or(first).unwrap_or_default())
+}
+
+pub fn maintain(ws: &mut Workspace) {
+    if ws.input.layout != Layout::ClaudeCode {
+        return;
+    }
+    let mut topics: BTreeSet<String> = ws
+        .files
+        .iter()
+        .filter(|f| f.path != INDEX_FILE && is_memory_file(&f.path) && f.path.to_ascii_lowercase().ends_with(".md"))
+        .map(|f| f.path.clone())
+        .collect();
+    topics.extend(ws.managed.keys().cloned());
+    // No index at all: the agent has not set one up; creating it is not a dream's call.
+    let Some(fi) = ws.files.iter().position(|f| f.path == INDEX_FILE) else {
+        return;
+    };
+    if matches!(ws.files[fi].body, FileBody::Opaque { .. }) {
+        return; // kept byte for byte, already warned about
+    }
+    let mut indexed: BTreeSet<String> = BTreeSet::new();
+    for bi in 0..ws.files[fi].blocks().len() {
+        let b = ws.block(fi, bi);
+        if b.kind != BlockKind::IndexLine || ws.is_dropped(fi, bi) {
+            continue;
+        }
+        let Some(target) = b.link.as_deref().map(|l| target_of(l).to_string()) else {
+            continue;
+        };
+        let (text, line, pinned) = (b.text().to_string(), b.line, b.pinned);
+        if !indexed.insert(target.clone()) && !pinned {
+            if ws.drop_block(fi, bi) {
+                let mut c = Change::new(
+                    ChangeKind::Index,
+                    INDEX_FILE,
+                    Some(text),
+                    None,
+                    format!("a second pointer to {target}; the index keeps one line per topic file"),
+                );
+                c.provenance.entries = vec![format!("{INDEX_FILE}:{line}")];
+                ws.changes.push(c);
+            }
+            continue;
+        }
+        if text.chars().count() > MAX_LINE_CHARS && !pinned && !text.contains('\n') {
+            let shortened = shorten(&text);
+            if shortened != text && ws.rewrite_block(fi, bi, ws.block(fi, bi).raw.replacen(&text, &shortened, 1)) {
+                let mut c = Change::new(
+                    ChangeKind::Index,
+                    INDEX_FILE,
+                    Some(text),
+                    Some(shortened),
+                    format!("index lines stay under {MAX_LINE_CHARS} characters"),
+                );
+                c.provenance.entries = vec![format!("{INDEX_FILE}:{line}")];
+                ws.changes.push(c);
+            }
+        }
+    }
+    for path in topics.iter().filter(|p| !indexed.contains(*p)) {
+        let (title, hook) = describe(ws, path);
+        let line = index_line(&title, path, &hook);
+        ws.appends[fi].push_str(&line);
+        ws.appends[fi].push('\n');
+        let mut c = Change::new(
+            ChangeKind::Index,
+            INDEX_FILE,
+            None,
+            Some(line),
+            format!("{path} was not indexed; pointer added from its frontmatter"),
+        );
+        c.provenance.entries = vec![path.clone()];
+        c.related_files.push(path.clone());
+        ws.changes.push(c);
+    }
+    check_limits(ws, fi);
+}
+
+/// Keep the `- [Title](file)` head and cut the hook.
+fn shorten(line: &str) -> String {
+    let Some(end) = line.find(')') else {
+        return truncate(line, MAX_LINE_CHARS);
+    };
+    let (head, rest) = line.split_at(end + 1);
+    let hook = rest.trim_start_matches([' ', '—', '-', ':', '–']).trim();
+    let room = MAX_LINE_CHARS.saturating_sub(head.chars().count() + 3);
+    if hook.is_empty() || room < 10 {
+        return truncate(line, MAX_LINE_CHARS);
+    }
+    format!("{head} — {}", truncate(hook, room))
+}
+
+fn check_limits(ws: &mut Workspace, fi: usize) {
+    let mut text = ws.files[fi].frontmatter().map(|f| f.raw.clone()).unwrap_or_default();
+    for bi in 0..ws.files[fi].blocks().len() {
+        text.push_str(ws.current_raw(fi, bi).unwrap_or(""));
+    }
+    text.push_str(&ws.appends[fi]);
+    let (lines, bytes) = (text.lines().count(), text.len());
+    if lines > MAX_LINES || bytes > MAX_BYTES {
+        ws.flags.push(Flag {
+            kind: "index_too_long".into(),
+            message: format!("{INDEX_FILE} is {lines} lines / {bytes} bytes; the agent loads only the first {MAX_LINES} lines / {MAX_BYTES} bytes. Merge topic files or move facts out of the index."),
+            entries: vec![INDEX_FILE.to_string()],
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_stay_short() {
+        let l = index_line("Billing", "project_billing.md", &"very long hook ".repeat(30));
+        assert!(l.chars().count() <= MAX_LINE_CHARS, "{l}");
+        assert!(l.starts_with("- [Billing](project_billing.md) — very long hook"));
+        assert!(l.ends_with('…'));
+        assert_eq!(index_line("A", "a.md", ""), "- [A](a.md)");
+        let s = shorten(&format!("- [A](a.md) — {}", "x ".repeat(100)));
+        assert!(s.chars().count() <= MAX_LINE_CHARS && s.starts_with("- [A](a.md) — x"));
     }
 }

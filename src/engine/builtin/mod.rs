@@ -2,15 +2,31 @@
 //!
 //! A pure function from a store snapshot (+ transcripts) to a candidate store and report.
 //! Passes run in a fixed order over the parsed store; each pass marks blocks to drop or
-//! rewrite and records a `Change` for each.
+//! rewrite (or text to append) and records a `Change` for each:
+//!
+//! 1. stale index pointers  2. relative dates → ISO  3. exact/formatting duplicates
+//! 4. near-duplicates (MinHash/LSH candidates, precise verification)  5. conflicts
+//! 6. insights from transcripts (+ reinforcement)  7. index maintenance.
 
+mod conflict;
 mod dedupe;
+pub mod entries;
 mod index;
+mod insights;
+pub mod lsh;
+pub mod near;
+mod reldate;
+pub mod text;
 
 use super::DreamInput;
-use crate::memory::{self, Block, FileBody, ParsedFile};
-use crate::report::{approx_tokens, Change, Report, Totals};
+use crate::memory::{self, Block, BlockKind, FileBody, ParsedFile};
+use crate::report::{approx_tokens, Change, Flag, Report, Totals};
 use crate::store::{MemoryFile, Store};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// The section superseded values move to with `keep_history: true`.
+pub const SUPERSEDED: &str = "Superseded";
 
 /// The working state the passes share: parsed files and per-block edits.
 pub struct Workspace<'a> {
@@ -18,14 +34,20 @@ pub struct Workspace<'a> {
     pub files: Vec<ParsedFile>,
     /// `edits[file][block]`: None = keep as is, Some(None) = drop, Some(Some(text)) = rewrite.
     pub edits: Vec<Vec<Option<Option<String>>>>,
+    /// Text appended at the end of a parsed file (superseded values, new index lines).
+    pub appends: Vec<String>,
+    /// Whole files the engine writes (the managed insights file).
+    pub managed: BTreeMap<String, String>,
     pub changes: Vec<Change>,
+    pub flags: Vec<Flag>,
 }
 
 impl<'a> Workspace<'a> {
     pub fn new(input: &'a DreamInput) -> (Workspace<'a>, Vec<crate::store::Warning>) {
         let (files, warnings) = memory::parse_store(&input.store, input.layout, &input.pins);
         let edits = files.iter().map(|f| vec![None; f.blocks().len()]).collect();
-        (Workspace { input, files, edits, changes: Vec::new() }, warnings)
+        let appends = vec![String::new(); files.len()];
+        (Workspace { input, files, edits, appends, managed: BTreeMap::new(), changes: Vec::new(), flags: Vec::new() }, warnings)
     }
 
     pub fn is_dropped(&self, file: usize, block: usize) -> bool {
@@ -41,8 +63,31 @@ impl<'a> Workspace<'a> {
         true
     }
 
+    /// Rewrite a block's raw text; pinned blocks are never altered (returns false).
+    pub fn rewrite_block(&mut self, file: usize, block: usize, raw: String) -> bool {
+        if self.files[file].blocks()[block].pinned {
+            return false;
+        }
+        self.edits[file][block] = Some(Some(raw));
+        true
+    }
+
     pub fn block(&self, file: usize, block: usize) -> &Block {
         &self.files[file].blocks()[block]
+    }
+
+    /// The block's raw text as the candidate will have it (None when dropped).
+    pub fn current_raw(&self, file: usize, block: usize) -> Option<&str> {
+        match &self.edits[file][block] {
+            None => Some(&self.block(file, block).raw),
+            Some(Some(t)) => Some(t),
+            Some(None) => None,
+        }
+    }
+
+    /// The block's current text without trailing blank lines ("" when dropped).
+    pub fn current_text(&self, file: usize, block: usize) -> &str {
+        self.current_raw(file, block).unwrap_or("").trim_end_matches(['\n', '\r', ' ', '\t'])
     }
 
     /// Render the candidate store.
@@ -61,50 +106,106 @@ impl<'a> Workspace<'a> {
                             Some(None) => {}
                         }
                     }
+                    if !self.appends[fi].is_empty() {
+                        if !s.is_empty() && !s.ends_with('\n') {
+                            s.push('\n');
+                        }
+                        s.push_str(&self.appends[fi]);
+                    }
                     s.into_bytes()
                 }
             };
             let mtime = if bytes == original.bytes { original.mtime } else { Some(self.input.now) };
             out.files.insert(f.path.clone(), MemoryFile { bytes, mtime });
         }
+        for (path, text) in &self.managed {
+            let unchanged = self.input.store.files.get(path).is_some_and(|f| f.bytes == text.as_bytes());
+            let mtime = if unchanged { self.input.store.files[path].mtime } else { Some(self.input.now) };
+            out.files.insert(path.clone(), MemoryFile { bytes: text.clone().into_bytes(), mtime });
+        }
         out
     }
+
+    /// Date evidence of a file: frontmatter `updated`, then mtime.
+    pub fn file_updated(&self, file: usize) -> Option<NaiveDate> {
+        let fm = self.files[file].frontmatter()?;
+        fm.fields.get("updated").and_then(|v| text::parse_iso_date(v.trim()))
+    }
+
+    pub fn file_mtime(&self, file: usize) -> Option<NaiveDate> {
+        self.input.store.files.get(&self.files[file].path).and_then(|f| f.mtime).map(|t| t.date_naive())
+    }
+}
+
+/// Whether a block is a fact the dedupe/conflict passes may consider.
+pub fn is_fact(ws: &Workspace, fi: usize, bi: usize) -> bool {
+    let b = ws.block(fi, bi);
+    matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph)
+        && !ws.is_dropped(fi, bi)
+        && b.section.as_deref() != Some(SUPERSEDED)
+        && !insights::is_managed(&ws.files[fi])
 }
 
 /// Run every pass and return the candidate and its report.
 pub fn consolidate(input: &DreamInput) -> (Store, Report) {
     let (mut ws, warnings) = Workspace::new(input);
     index::drop_stale_pointers(&mut ws);
+    reldate::absolutize(&mut ws);
     dedupe::drop_duplicates(&mut ws);
+    let table = entries::EntryTable::build(&ws);
+    let confirmations = insights::confirmations(&ws, &table);
+    let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(i, e)| (i as u32, &e.feat)).collect();
+    let (pairs, _) = lsh::candidate_pairs(&items);
+    let survivors = near::drop_near_duplicates(&mut ws, &table, &pairs);
+    conflict::resolve(&mut ws, &table, &confirmations, &pairs, &survivors);
+    insights::write(&mut ws, &table, &confirmations);
+    index::maintain(&mut ws);
     let candidate = ws.render();
+    let report = report(input, &ws, &candidate, warnings);
+    (candidate, report)
+}
+
+fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<crate::store::Warning>) -> Report {
     let entries_before = memory::entries(&ws.files).count();
-    let dropped = ws
-        .files
-        .iter()
-        .enumerate()
-        .flat_map(|(fi, f)| f.blocks().iter().enumerate().map(move |(bi, b)| (fi, bi, b)))
-        .filter(|(fi, bi, b)| b.kind.is_entry() && ws.is_dropped(*fi, *bi))
-        .count();
+    // Entries after, without parsing the candidate again: kept blocks, plus what was appended
+    // or written whole (parsed on their own, they are small).
+    let count_text = |path: &str, text: &str| {
+        let f = MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None };
+        let p = memory::parse_file(path, &f, input.layout, &input.pins);
+        p.blocks().iter().filter(|b| b.kind.is_entry()).count()
+    };
+    let mut entries_after: usize = ws.managed.iter().map(|(p, t)| count_text(p, t)).sum();
+    for (fi, f) in ws.files.iter().enumerate() {
+        if ws.managed.contains_key(&f.path) {
+            continue;
+        }
+        entries_after += f.blocks().iter().enumerate().filter(|(bi, b)| b.kind.is_entry() && !ws.is_dropped(fi, *bi)).count();
+        if !ws.appends[fi].is_empty() {
+            entries_after += count_text(&f.path, &ws.appends[fi]);
+        }
+    }
     let (bb, ba) = (input.store.total_bytes(), candidate.total_bytes());
-    let report = Report {
+    let mut changes = ws.changes.clone();
+    // Stable order: by file, then the order the passes produced them.
+    changes.sort_by(|a, b| a.file.cmp(&b.file));
+    Report {
         engine: "builtin".into(),
-        changes: ws.changes,
+        changes,
         totals: Totals {
             files_before: input.store.files.len(),
             files_after: candidate.files.len(),
             entries_before,
-            entries_after: entries_before - dropped,
+            entries_after,
             bytes_before: bb,
             bytes_after: ba,
             tokens_before: approx_tokens(bb),
             tokens_after: approx_tokens(ba),
         },
-        flags: Vec::new(),
+        flags: ws.flags.clone(),
         warnings,
         sessions_read: input.transcripts.len(),
         skipped_lines: input.transcripts.iter().map(|t| t.skipped_lines).sum(),
-    };
-    (candidate, report)
+    }
 }
 
 #[cfg(test)]

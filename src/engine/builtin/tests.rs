@@ -73,3 +73,199 @@ fn is_deterministic_and_keeps_opaque_files() {
     assert_eq!(c1.files["c.md"].bytes, vec![0xff, 0xfe]);
     assert_eq!(r1.warnings.len(), 2);
 }
+
+fn with_mtime(mut i: DreamInput, path: &str, day: &str) -> DreamInput {
+    let t: chrono::DateTime<chrono::Utc> = chrono::DateTime::parse_from_rfc3339(&format!("{day}T09:00:00Z")).unwrap().into();
+    i.store.files.get_mut(path).unwrap().mtime = Some(t);
+    i
+}
+
+#[test]
+fn near_duplicates_across_files_keep_the_fuller_copy() {
+    let i = input(&[
+        ("a.md", "- Note: deploys go through **ArgoCD**.\n- other fact here\n"),
+        ("b.md", "- Deploys go through ArgoCD (as discussed in standup)\n"),
+        ("c.md", "- Remember that deploys go through ArgoCD 2.9\n"),
+    ]);
+    let (c, r) = consolidate(&i);
+    assert_eq!(text(&c, "a.md"), "- other fact here\n");
+    assert_eq!(text(&c, "b.md"), "- Deploys go through ArgoCD (as discussed in standup)\n");
+    assert_eq!(text(&c, "c.md"), "- Remember that deploys go through ArgoCD 2.9\n", "a different value is not a duplicate");
+    let d: Vec<_> = r.changes.iter().filter(|c| c.kind == ChangeKind::Dedupe).collect();
+    assert_eq!(d.len(), 1);
+    assert!(d[0].reason.contains("b.md:1"), "{}", d[0].reason);
+    assert_eq!(d[0].provenance.entries, vec!["a.md:1", "b.md:1"]);
+}
+
+#[test]
+fn near_duplicate_moves_to_the_file_that_fits() {
+    let i = input(&[
+        ("notes.md", "- Billing deploys go through ArgoCD after review (as agreed)\n"),
+        (
+            "project_billing.md",
+            "---\nname: Billing\ndescription: billing service facts\n---\n- FYI: billing deploys go through ArgoCD after review\n",
+        ),
+    ]);
+    let (c, _) = consolidate(&i);
+    assert_eq!(text(&c, "notes.md"), "");
+    assert!(
+        text(&c, "project_billing.md").ends_with("---\n- Billing deploys go through ArgoCD after review (as agreed)\n"),
+        "{}",
+        text(&c, "project_billing.md")
+    );
+}
+
+#[test]
+fn pinned_near_duplicates_stay_verbatim() {
+    let i = input(&[(
+        "a.md",
+        "- Note: use pnpm for installs <!-- pinned -->\n- FYI use **pnpm** for installs\n- use pnpm for installs <!-- pinned -->\n",
+    )]);
+    let (c, _) = consolidate(&i);
+    assert_eq!(text(&c, "a.md"), "- Note: use pnpm for installs <!-- pinned -->\n- use pnpm for installs <!-- pinned -->\n");
+}
+
+#[test]
+fn conflicts_keep_the_newest_value() {
+    let i = input(&[
+        ("a.md", "- 2026-05-01: billing listens on port 8080\n- other fact here\n"),
+        ("b.md", "- billing listens on port 9090 (as of 2026-06-01)\n"),
+    ]);
+    let (c, r) = consolidate(&i);
+    assert_eq!(text(&c, "a.md"), "- other fact here\n");
+    assert_eq!(text(&c, "b.md"), "- billing listens on port 9090 (as of 2026-06-01)\n");
+    let ch = r.changes.iter().find(|c| c.kind == ChangeKind::Conflict).unwrap();
+    assert_eq!(ch.before.as_deref(), Some("- 2026-05-01: billing listens on port 8080"));
+    assert!(ch.reason.contains("inline date 2026-06-01 vs inline date 2026-05-01"), "{}", ch.reason);
+    assert!(ch.reason.contains("port 9090"));
+    assert_eq!(ch.related_files, vec!["b.md"]);
+}
+
+#[test]
+fn conflicts_order_by_frontmatter_mtime_and_sessions() {
+    // Frontmatter `updated` beats an older mtime.
+    let i = with_mtime(
+        input(&[("a.md", "---\nupdated: 2026-06-10\n---\n- The user prefers pnpm\n"), ("b.md", "- the user prefers npm\n")]),
+        "b.md",
+        "2026-06-01",
+    );
+    let (c, _) = consolidate(&i);
+    assert_eq!(text(&c, "b.md"), "");
+    // A session confirming the older-looking value makes it the newer one.
+    let mut i = with_mtime(
+        with_mtime(input(&[("a.md", "- The user prefers pnpm\n"), ("b.md", "- the user prefers npm\n")]), "a.md", "2026-06-02"),
+        "b.md",
+        "2026-06-01",
+    );
+    let line = r#"{"type":"user","sessionId":"s9","timestamp":"2026-06-12T10:00:00Z","message":{"role":"user","content":"remember: the user prefers npm now"}}"#;
+    i.transcripts = vec![crate::sessions::parse_transcript("s9", line)];
+    let (c, r) = consolidate(&i);
+    assert_eq!(text(&c, "a.md"), "");
+    assert_eq!(text(&c, "b.md"), "- the user prefers npm\n");
+    let ch = r.changes.iter().find(|c| c.kind == ChangeKind::Conflict).unwrap();
+    assert!(ch.reason.contains("confirmed by session s9"), "{}", ch.reason);
+    assert_eq!(ch.provenance.sessions, vec!["s9"]);
+}
+
+#[test]
+fn keep_history_moves_old_values_to_superseded() {
+    let mut i = input(&[("a.md", "# Billing\n\n- 2026-05-01: billing listens on port 8080\n- 2026-06-01: billing listens on port 9090\n")]);
+    i.keep_history = true;
+    let (c, _) = consolidate(&i);
+    assert_eq!(
+        text(&c, "a.md"),
+        "# Billing\n\n- 2026-06-01: billing listens on port 9090\n\n## Superseded\n\n- 2026-05-01: billing listens on port 8080 (superseded by a.md:4, 2026-06-01)\n"
+    );
+    // A second dream leaves history alone.
+    let mut i2 = i.clone();
+    i2.store = c.clone();
+    assert_eq!(consolidate(&i2).0.files["a.md"].bytes, c.files["a.md"].bytes);
+}
+
+#[test]
+fn unorderable_conflicts_are_flagged_and_left_alone() {
+    let i = input(&[("a.md", "- billing listens on port 8080\n- billing listens on port 9090\n")]);
+    let (c, r) = consolidate(&i);
+    assert_eq!(c, i.store);
+    assert_eq!(r.flags.len(), 1);
+    assert_eq!(r.flags[0].entries, vec!["a.md:1", "a.md:2"]);
+}
+
+#[test]
+fn relative_dates_use_the_entry_date_or_mtime() {
+    let i = with_mtime(
+        input(&[("a.md", "- Deployed billing yesterday\n- 2026-03-10: migrated the DB 2 days ago\n- pinned yesterday <!-- pinned -->\n")]),
+        "a.md",
+        "2026-06-10",
+    );
+    let (c, r) = consolidate(&i);
+    assert_eq!(
+        text(&c, "a.md"),
+        "- Deployed billing on 2026-06-09\n- 2026-03-10: migrated the DB on 2026-03-08\n- pinned yesterday <!-- pinned -->\n"
+    );
+    assert_eq!(r.changes.iter().filter(|c| c.kind == ChangeKind::RelativeDate).count(), 2);
+    // No date to anchor on: left alone.
+    let i = input(&[("a.md", "- Deployed billing yesterday\n")]);
+    assert_eq!(consolidate(&i).0, i.store);
+}
+
+#[test]
+fn index_gains_pointers_and_loses_duplicates() {
+    let i = input(&[
+        ("MEMORY.md", "# Index\n\n- [A](a.md) — a\n- [A again](a.md) — a\n"),
+        ("a.md", "- fact a here\n"),
+        ("b.md", "---\nname: Bee facts\ndescription: all about bees\ntype: reference\n---\n- bees buzz loudly\n"),
+    ]);
+    let (c, r) = consolidate(&i);
+    assert_eq!(text(&c, "MEMORY.md"), "# Index\n\n- [A](a.md) — a\n- [Bee facts](b.md) — all about bees\n");
+    assert_eq!(r.changes.iter().filter(|c| c.kind == ChangeKind::Index).count(), 2);
+}
+
+#[test]
+fn insights_are_written_indexed_and_replaced() {
+    let mut i = input(&[("MEMORY.md", "- [A](a.md) — a\n"), ("a.md", "- billing listens on port 9090\n")]);
+    let mk = |id: &str, day: u32| {
+        let line = format!(
+            r#"{{"type":"assistant","sessionId":"{id}","timestamp":"2026-06-{day:02}T10:00:00Z","message":{{"role":"assistant","content":[{{"type":"text","text":"billing listens on port 9090\n```python\nx=1\n```"}},{{"type":"tool_use","name":"Read","input":{{"file_path":"src/a.py"}}}}]}}}}"#
+        );
+        crate::sessions::parse_transcript(id, &line)
+    };
+    i.transcripts = vec![mk("s1", 1), mk("s2", 2)];
+    let (c, r) = consolidate(&i);
+    let ins = text(&c, "insights.md");
+    assert!(ins.contains("managed-by: dreamd"));
+    assert!(ins.contains("- Code in 2 of 2 sessions (100%) was Python"), "{ins}");
+    assert!(ins.contains("Confirmed by 2 sessions: \"billing listens on port 9090\" (a.md:1)"), "{ins}");
+    assert!(text(&c, "MEMORY.md").contains("- [Insights from sessions](insights.md) — Cross-session patterns"));
+    assert!(r.changes.iter().any(|c| c.kind == ChangeKind::Insight && c.provenance.sessions == vec!["s1", "s2"]));
+    // The next dream replaces it rather than deduplicating it, and a hand-written insights.md is never overwritten.
+    let mut i2 = i.clone();
+    i2.store = c.clone();
+    let (c2, _) = consolidate(&i2);
+    assert_eq!(c2.files["insights.md"].bytes, c.files["insights.md"].bytes);
+    let mut i3 = i.clone();
+    i3.store.files.insert("insights.md".into(), MemoryFile { bytes: b"- my own insights\n".to_vec(), mtime: None });
+    let (c3, _) = consolidate(&i3);
+    assert_eq!(text(&c3, "insights.md"), "- my own insights\n");
+    assert!(c3.files.contains_key("dreamd-insights.md"));
+}
+
+#[test]
+fn report_totals_and_determinism() {
+    let i = with_mtime(
+        input(&[("MEMORY.md", "- [A](a.md) — a\n- [G](gone.md) — g\n"), ("a.md", "- x is one\n- Note: x is one\n- seen yesterday\n")]),
+        "a.md",
+        "2026-06-10",
+    );
+    let (c1, r1) = consolidate(&i);
+    let (c2, r2) = consolidate(&i);
+    assert_eq!(c1, c2);
+    assert_eq!(serde_json::to_string(&r1).unwrap(), serde_json::to_string(&r2).unwrap());
+    assert_eq!(r1.totals.entries_before, 5);
+    assert_eq!(r1.totals.entries_after, 3);
+    assert_eq!(r1.totals.bytes_before, i.store.total_bytes());
+    assert_eq!(r1.totals.bytes_after, c1.total_bytes());
+    assert!(r1.totals.tokens_after < r1.totals.tokens_before);
+    let kinds: std::collections::BTreeSet<_> = r1.changes.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&ChangeKind::StalePointer) && kinds.contains(&ChangeKind::Dedupe) && kinds.contains(&ChangeKind::RelativeDate));
+}

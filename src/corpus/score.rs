@@ -1,0 +1,120 @@
+//! Scoring a candidate store against a corpus's ground truth.
+
+use super::Corpus;
+use crate::config::Layout;
+use crate::memory::{parse_store, BlockKind, PinRules, INDEX_FILE};
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Score {
+    pub facts: usize,
+    pub entries_before: usize,
+    /// Current facts still present (subject and current value in one entry).
+    pub retention: f64,
+    pub pinned_kept: f64,
+    /// Copies of a fact beyond the first that survived, over restatements planted.
+    pub residual_duplicates: f64,
+    /// Facts with a planted older value whose older value is gone and current value stays.
+    pub conflicts_resolved: f64,
+    pub stale_pointers_removed: f64,
+    pub relative_dates_fixed: f64,
+    pub insight_correct: bool,
+    /// (before − after) / before, the managed insights file left out of "after".
+    pub byte_reduction: f64,
+    /// The same for the ideal store built from the ground truth.
+    pub ideal_byte_reduction: f64,
+}
+
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| c.is_whitespace() || c == '/')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+}
+
+fn ratio(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        1.0
+    } else {
+        n as f64 / d as f64
+    }
+}
+
+pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
+    let truth = &corpus.truth;
+    let by_subject: HashMap<&str, usize> = truth.facts.iter().map(|f| (f.subject.as_str(), f.id)).collect();
+    let (files, _) = parse_store(candidate, Layout::ClaudeCode, &PinRules::default());
+    // Per fact: the word sets of the candidate entries about it.
+    let mut about: Vec<Vec<HashSet<String>>> = vec![Vec::new(); truth.facts.len()];
+    let mut texts: Vec<Vec<&str>> = vec![Vec::new(); truth.facts.len()];
+    for f in &files {
+        if f.path == INDEX_FILE || f.path.contains("insights") {
+            continue;
+        }
+        for b in f.blocks() {
+            if !matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph) || b.section.as_deref() == Some("Superseded") {
+                continue;
+            }
+            let ws: HashSet<String> = words(b.text()).collect();
+            let ids: HashSet<usize> = ws.iter().filter_map(|w| by_subject.get(w.as_str()).copied()).collect();
+            for id in ids {
+                about[id].push(ws.clone());
+                texts[id].push(b.text());
+            }
+        }
+    }
+    let (mut retained, mut extra, mut planted_restatements) = (0, 0, 0);
+    let (mut conflicts, mut resolved, mut pinned, mut pinned_kept, mut rel, mut rel_fixed) = (0, 0, 0, 0, 0, 0);
+    let all_text: String = candidate.files.values().filter_map(|f| f.text()).collect::<Vec<_>>().join("\n");
+    for f in &truth.facts {
+        let value = f.value.to_lowercase();
+        let current = about[f.id].iter().filter(|w| w.contains(&value)).count();
+        retained += usize::from(current >= 1);
+        extra += current.saturating_sub(1);
+        planted_restatements += f.restatements.len();
+        if let Some(old) = &f.old_value {
+            conflicts += 1;
+            let old = old.to_lowercase();
+            let stale = about[f.id].iter().any(|w| w.contains(&old) && !w.contains(&value));
+            resolved += usize::from(current >= 1 && !stale);
+        }
+        if f.pinned {
+            pinned += 1;
+            pinned_kept += usize::from(all_text.contains(&f.line));
+        }
+        if let Some(d) = &f.absolute_date {
+            rel += 1;
+            let ok = texts[f.id].iter().any(|t| t.contains(d.as_str()))
+                && !texts[f.id].iter().any(|t| t.contains("ago") || t.contains("yesterday"));
+            rel_fixed += usize::from(ok);
+        }
+    }
+    let index = candidate.files.get(INDEX_FILE).and_then(|f| f.text()).unwrap_or("");
+    let stale_gone = truth.stale_pointers.iter().filter(|s| !index.contains(s.as_str())).count();
+    let insights = candidate.files.iter().filter(|(p, _)| p.contains("insights")).filter_map(|(_, f)| f.text()).collect::<String>();
+    let insight_correct = insights.contains(&format!(
+        "Code in {} of {} sessions ({}%) was {}",
+        truth.language_sessions,
+        truth.sessions,
+        (truth.language_sessions * 100 + truth.sessions / 2) / truth.sessions.max(1),
+        truth.dominant_language
+    ));
+    let before = corpus.store.total_bytes() as f64;
+    let managed: u64 = candidate.files.iter().filter(|(p, _)| p.contains("insights")).map(|(_, f)| f.bytes.len() as u64).sum();
+    let index_line: u64 = index.lines().filter(|l| l.contains("insights.md)")).map(|l| l.len() as u64 + 1).sum();
+    let after = (candidate.total_bytes() - managed - index_line) as f64;
+    Score {
+        facts: truth.facts.len(),
+        entries_before: truth.planted.len(),
+        retention: ratio(retained, truth.facts.len()),
+        pinned_kept: ratio(pinned_kept, pinned),
+        residual_duplicates: if planted_restatements == 0 { 0.0 } else { extra as f64 / planted_restatements as f64 },
+        conflicts_resolved: ratio(resolved, conflicts),
+        stale_pointers_removed: ratio(stale_gone, truth.stale_pointers.len()),
+        relative_dates_fixed: ratio(rel_fixed, rel),
+        insight_correct,
+        byte_reduction: if before > 0.0 { (before - after) / before } else { 0.0 },
+        ideal_byte_reduction: if before > 0.0 { (before - truth.ideal_bytes as f64) / before } else { 0.0 },
+    }
+}
