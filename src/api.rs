@@ -223,6 +223,12 @@ fn follow_events(app: Arc<App>, id: i64, after: i64) -> Response<Body> {
             }
             let done = app.state.job(id).map(|j| j.status.is_terminal() || j.status == JobStatus::Held).unwrap_or(true);
             if done {
+                // Events recorded between the catch-up above and the status read.
+                for e in app.state.events(id, last).unwrap_or_default() {
+                    if tx.send(line(&e)).await.is_err() {
+                        return;
+                    }
+                }
                 return;
             }
             tokio::select! {

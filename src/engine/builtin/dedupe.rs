@@ -1,5 +1,7 @@
 //! Duplicate entries: the same text up to formatting (case, whitespace, emphasis, marker,
-//! trailing punctuation). The first occurrence (in path order) stays; pinned copies always stay.
+//! trailing punctuation). Pinned copies always stay; otherwise the copy in the file that is
+//! least a pile of restatements stays (a topic file over a scratch "notes" file), then the
+//! first in path order.
 
 use super::{is_fact, Workspace};
 use crate::memory::normalize;
@@ -7,11 +9,12 @@ use crate::report::{Change, ChangeKind};
 use std::collections::HashMap;
 
 pub fn drop_duplicates(ws: &mut Workspace) {
+    let order = files_by_restatement_share(ws);
     // normal form → (file, block) of the surviving copy.
     let mut first: HashMap<String, (usize, usize)> = HashMap::new();
     // Pinned entries claim their normal form first, so an unpinned earlier copy yields to them.
     for pass_pinned in [true, false] {
-        for fi in 0..ws.files.len() {
+        for &fi in &order {
             for bi in 0..ws.files[fi].blocks().len() {
                 let b = ws.block(fi, bi);
                 if !is_fact(ws, fi, bi) || b.pinned != pass_pinned {
@@ -52,4 +55,32 @@ pub fn drop_duplicates(ws: &mut Workspace) {
             }
         }
     }
+}
+
+/// File indexes, the file with the smallest share of entries also found in another file first
+/// (ties in path order).
+fn files_by_restatement_share(ws: &Workspace) -> Vec<usize> {
+    let mut files_of: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut keys: Vec<Vec<String>> = vec![Vec::new(); ws.files.len()];
+    for (fi, k) in keys.iter_mut().enumerate() {
+        for bi in 0..ws.files[fi].blocks().len() {
+            if is_fact(ws, fi, bi) {
+                // Filler-free, so "Note: X" in a notes file counts as a restatement of X.
+                let key = normalize(super::text::strip_filler(ws.current_text(fi, bi)));
+                files_of.entry(key.clone()).or_default().push(fi);
+                k.push(key);
+            }
+        }
+    }
+    let share = |fi: usize| -> u64 {
+        let k = &keys[fi];
+        if k.is_empty() {
+            return 0;
+        }
+        let restated = k.iter().filter(|key| files_of[*key].iter().any(|&other| other != fi)).count();
+        (restated * 1000 / k.len()) as u64
+    };
+    let mut order: Vec<usize> = (0..ws.files.len()).collect();
+    order.sort_by_key(|&fi| (share(fi), fi));
+    order
 }

@@ -161,8 +161,22 @@ pub fn consolidate(input: &DreamInput) -> (Store, Report) {
     insights::write(&mut ws, &table, &confirmations);
     index::maintain(&mut ws);
     let candidate = ws.render();
-    let report = report(input, &ws, &candidate, warnings);
+    let mut report = report(input, &ws, &candidate, warnings);
+    make_ids_unique(&mut report.changes);
     (candidate, report)
+}
+
+/// Two changes can be the same edit of the same text (two identical duplicates in one file):
+/// number the repeats (`c-…-2`) so every id names exactly one change, stably.
+fn make_ids_unique(changes: &mut [crate::report::Change]) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for c in changes {
+        let n = seen.entry(c.id.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            c.id = format!("{}-{}", c.id, n);
+        }
+    }
 }
 
 fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<crate::store::Warning>) -> Report {
@@ -210,3 +224,19 @@ fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<c
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+    use crate::report::ChangeKind;
+
+    #[test]
+    fn repeated_identical_changes_get_distinct_ids() {
+        let c = crate::report::Change::new(ChangeKind::Dedupe, "a.md", Some("- x".into()), None, "dup".into());
+        let mut v = vec![c.clone(), c.clone(), c];
+        make_ids_unique(&mut v);
+        let ids: std::collections::HashSet<_> = v.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(v[1].id.ends_with("-2"));
+    }
+}

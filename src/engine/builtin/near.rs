@@ -112,15 +112,43 @@ pub fn drop_near_duplicates(ws: &mut Workspace, table: &EntryTable, pairs: &[(u3
     let topics = topic_words(ws, table);
     let mut groups: Vec<Vec<usize>> = clusters.into_values().filter(|m| m.len() > 1).collect();
     groups.sort_by_key(|m| m[0]);
+    let scratch = restatement_share(ws, table, &groups);
     for members in groups {
-        resolve_cluster(ws, table, &topics, members, &mut surv);
+        resolve_cluster(ws, table, &topics, &scratch, members, &mut surv);
     }
     surv
 }
 
-fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], mut remaining: Vec<usize>, surv: &mut Survivors) {
+/// Per file, the share (in thousandths) of its entries that restate an entry of another file.
+/// A notes file the agent appends everything to scores high; a topic file scores low, and is
+/// the better home for an equally worded fact.
+fn restatement_share(ws: &Workspace, table: &EntryTable, groups: &[Vec<usize>]) -> Vec<u32> {
+    let mut total = vec![0u32; ws.files.len()];
+    let mut restated = vec![0u32; ws.files.len()];
+    for e in &table.entries {
+        total[e.fi] += 1;
+    }
+    for g in groups {
+        let first = table.entries[g[0]].fi;
+        if g.iter().any(|&i| table.entries[i].fi != first) {
+            for &i in g {
+                restated[table.entries[i].fi] += 1;
+            }
+        }
+    }
+    total.iter().zip(&restated).map(|(&t, &r)| (r * 1000).checked_div(t).unwrap_or(0)).collect()
+}
+
+fn resolve_cluster(
+    ws: &mut Workspace,
+    table: &EntryTable,
+    topics: &[Vec<u32>],
+    scratch: &[u32],
+    mut remaining: Vec<usize>,
+    surv: &mut Survivors,
+) {
     while remaining.len() > 1 {
-        let winner = *remaining.iter().max_by_key(|&&i| rank(ws, table, i)).unwrap_or(&remaining[0]);
+        let winner = *remaining.iter().max_by_key(|&&i| rank(ws, table, scratch, i)).unwrap_or(&remaining[0]);
         let wf = &table.entries[winner].feat;
         let mut covered: Vec<(usize, DupHow)> = Vec::new();
         let winner_pinned = ws.block(table.entries[winner].fi, table.entries[winner].bi).pinned;
@@ -175,15 +203,32 @@ fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], 
     }
 }
 
-/// Ranking for the copy to keep: pinned, most informative, most recent, shortest wording, first.
-fn rank(
-    ws: &Workspace,
-    table: &EntryTable,
-    i: usize,
-) -> (bool, usize, Option<chrono::NaiveDate>, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>) {
+type Rank = (
+    bool,
+    usize,
+    Option<chrono::NaiveDate>,
+    std::cmp::Reverse<u32>,
+    std::cmp::Reverse<usize>,
+    Option<chrono::NaiveDate>,
+    std::cmp::Reverse<usize>,
+);
+
+/// Ranking for the copy to keep: pinned, most informative, the entry's own date, the file
+/// that is least a pile of restatements, the cleanest (shortest) wording, the file's date,
+/// first. A file's date says when anything in it was written, not when this fact was, so it
+/// only breaks ties.
+fn rank(ws: &Workspace, table: &EntryTable, scratch: &[u32], i: usize) -> Rank {
     let e = &table.entries[i];
-    let date = e.feat.date.or_else(|| ws.file_updated(e.fi)).or_else(|| ws.file_mtime(e.fi));
-    (ws.block(e.fi, e.bi).pinned, e.feat.set.len(), date, std::cmp::Reverse(ws.current_text(e.fi, e.bi).len()), std::cmp::Reverse(i))
+    let file_date = ws.file_updated(e.fi).or_else(|| ws.file_mtime(e.fi));
+    (
+        ws.block(e.fi, e.bi).pinned,
+        e.feat.set.len(),
+        e.feat.date,
+        std::cmp::Reverse(scratch[e.fi]),
+        std::cmp::Reverse(ws.current_text(e.fi, e.bi).len()),
+        file_date,
+        std::cmp::Reverse(i),
+    )
 }
 
 /// If a dropped copy sits in a file whose topic fits the fact better, the winner's wording
