@@ -178,6 +178,10 @@ async fn recover(app: &Arc<App>) -> Result<()> {
     Ok(())
 }
 
+/// Keys read once at start: paths, and what the watcher was started with.
+const RESTART_ONLY: [&str; 7] =
+    ["state_dir", "api.socket", "agent.memory_dir", "agent.sessions_dir", "agent.layout", "triggers.watch", "triggers.poll_interval"];
+
 /// Re-read the config file; keep the old config if the new one is invalid.
 fn reload_config(app: &App) {
     let old = app.config();
@@ -193,8 +197,7 @@ fn reload_config(app: &App) {
                 tracing::info!("config reloaded: nothing changed");
                 return;
             }
-            let restart: Vec<&String> =
-                changes.iter().filter(|c| ["state_dir", "api.socket", "agent.memory_dir"].iter().any(|k| c.starts_with(k))).collect();
+            let restart: Vec<&String> = changes.iter().filter(|c| RESTART_ONLY.iter().any(|k| c.starts_with(k))).collect();
             if !restart.is_empty() {
                 tracing::warn!(keys = ?restart, "these changes take effect only after a restart; keeping the running values");
             }
@@ -202,6 +205,10 @@ fn reload_config(app: &App) {
             merged.state_dir = old.state_dir.clone();
             merged.api.socket = old.api.socket.clone();
             merged.agent.memory_dir = old.agent.memory_dir.clone();
+            merged.agent.sessions_dir = old.agent.sessions_dir.clone();
+            merged.agent.layout = old.agent.layout;
+            merged.triggers.watch = old.triggers.watch;
+            merged.triggers.poll_interval = old.triggers.poll_interval;
             tracing::info!(changes = ?changes, "config reloaded");
             app.set_config(merged);
             app.wake.notify_one();

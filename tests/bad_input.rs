@@ -145,10 +145,13 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     wait_for(|| d.log_text().contains("config reload rejected"));
     assert!(d.log_text().contains("min_reduction"), "{}", d.log_text());
     // Valid config: the quota drops to zero and the next dream is refused.
-    env.write_config("limits:\n  max_jobs_per_day: 0\n");
+    env.write_config("limits:\n  max_jobs_per_day: 0\ntriggers:\n  min_new_sessions: null\n  max_index_lines: null\n  poll_interval: 1m\n");
     d.signal(libc::SIGHUP);
     wait_for(|| d.log_text().contains("config reloaded"));
     assert!(d.log_text().contains("limits.max_jobs_per_day: 10 → 0"), "{}", d.log_text());
+    // What the watcher was started with needs a restart, and the log says so.
+    assert!(d.log_text().contains("take effect only after a restart"), "{}", d.log_text());
+    assert!(d.log_text().contains("triggers.poll_interval"), "{}", d.log_text());
     assert_eq!(raw(&env.socket(), "POST", "/v1/dreams", "{\"force\": true}").unwrap().0, 429);
 }
 
