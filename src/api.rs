@@ -88,7 +88,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, method: &Method, path: &s
         }
         (&Method::POST, ["v1", "dreams"]) => {
             let body: DreamRequest = read_json(req).await?;
-            let job = app.request_dream(body.trigger.as_deref().unwrap_or("manual"), body.force).await?;
+            let job = app.request_dream(body.force).await?;
             Ok(respond(StatusCode::ACCEPTED, json!({"job": job})))
         }
         (&Method::POST, ["v1", "jobs", id, "approve"]) => {
@@ -131,8 +131,6 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, method: &Method, path: &s
 struct DreamRequest {
     #[serde(default)]
     force: bool,
-    #[serde(default)]
-    trigger: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

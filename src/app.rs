@@ -151,23 +151,17 @@ impl App {
 
     /// The quota day of `t` in the configured time zone.
     pub fn quota_day(&self, t: DateTime<Utc>) -> String {
-        let tz: chrono_tz::Tz = self.config().triggers.timezone.parse().unwrap_or(chrono_tz::UTC);
-        t.with_timezone(&tz).format("%Y-%m-%d").to_string()
+        crate::gate::quota_day(t, self.config().triggers.tz()).to_string()
     }
 
     /// Jobs that occupy the single flight.
     pub fn in_flight(&self) -> Result<Option<Job>, OpError> {
-        Ok(self
-            .state
-            .jobs_with_status(&[JobStatus::Queued, JobStatus::Running, JobStatus::Staged, JobStatus::Approved])?
-            .into_iter()
-            .next())
+        Ok(self.state.in_flight_jobs()?.into_iter().next())
     }
 
     /// A dream asked for by a person (API/CLI): the gate decides, with `force` bypassing
     /// thresholds, interval and quiet period but never quota, budget, lock or single flight.
-    pub async fn request_dream(self: &Arc<Self>, trigger: &str, force: bool) -> Result<Job, OpError> {
-        let _ = trigger;
+    pub async fn request_dream(self: &Arc<Self>, force: bool) -> Result<Job, OpError> {
         // A fresh look: a person asking expects the store as it is now.
         let scan = crate::watch::scan(&crate::watch::WatchConfig::from_config(&self.config()));
         self.set_scan(scan.clone());

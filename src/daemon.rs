@@ -123,7 +123,7 @@ async fn recover(app: &Arc<App>) -> Result<()> {
         tracing::warn!("{msg}");
     }
     let config = app.config();
-    for job in app.state.jobs_with_status(&[JobStatus::Queued, JobStatus::Running, JobStatus::Staged, JobStatus::Approved])? {
+    for job in app.state.in_flight_jobs()? {
         let id = job.id;
         match job.status {
             JobStatus::Queued | JobStatus::Running => {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 pub fn status(app: &App) -> Result<Value, OpError> {
     let config = app.config();
     let now = app.now();
-    let tz: chrono_tz::Tz = config.triggers.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = config.triggers.tz();
     let scan = trigger::current_scan(app);
     let view = trigger::evaluate(app, Trigger::Watch, &scan)?;
     let jobs = app.state.jobs(1000)?;

@@ -46,7 +46,7 @@ pub fn current_scan(app: &App) -> Scan {
 pub fn evaluate(app: &App, trigger: Trigger, scan: &Scan) -> Result<GateView, OpError> {
     let config = app.config();
     let now = app.now();
-    let tz: chrono_tz::Tz = config.triggers.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = config.triggers.tz();
     let ledger_baseline: SessionLedger = app.state.kv_get(LEDGER_KEY)?.unwrap_or_default();
     let counts = sessions::count_sessions(&ledger_baseline, &scan.sessions, now, config.triggers.session_idle.chrono());
     let jobs = app.state.jobs(500)?;
@@ -243,7 +243,7 @@ async fn sync_scheduler(app: &App, current: &mut Option<(String, Scheduler)>, ti
         old.shutdown().await;
     }
     let (Some(key), Some(expr)) = (wanted, config.triggers.schedule.as_ref()) else { return };
-    let tz: chrono_tz::Tz = config.triggers.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = config.triggers.tz();
     let schedule = match CronSchedule::parse(expr) {
         Ok(s) => s,
         Err(e) => {

@@ -148,8 +148,15 @@ impl State {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>> {
-        Ok(self.jobs(i64::MAX as usize)?.into_iter().filter(|j| statuses.contains(&j.status)).collect())
+    /// Jobs that occupy the single flight (queued, running, staged, approved), newest first.
+    pub fn in_flight_jobs(&self) -> Result<Vec<Job>> {
+        let in_flight: Vec<&str> = JobStatus::ALL.iter().filter(|s| s.is_in_flight()).map(|s| s.as_str()).collect();
+        let placeholders = vec!["?"; in_flight.len()].join(", ");
+        let c = self.conn();
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ({placeholders}) ORDER BY id DESC");
+        let mut stmt = c.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(in_flight), row_to_job)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Move a job to `next`, refusing illegal transitions, in one transaction.
