@@ -43,9 +43,17 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     let transcripts: Vec<_> = discover(&dir.join("sessions"), Layout::ClaudeCode, "**/*.jsonl")?.iter().map(read_session).collect();
     let read_s = t0.elapsed().as_secs_f64();
     let now = chrono::DateTime::parse_from_rfc3339("2026-06-15T12:00:00Z")?.into();
-    let input = DreamInput { store, transcripts, layout: Layout::ClaudeCode, pins: PinRules::default(), now, keep_history: false };
+    let input = DreamInput {
+        store,
+        transcripts,
+        layout: Layout::ClaudeCode,
+        pins: PinRules::default(),
+        now,
+        keep_history: false,
+        cancel: Default::default(),
+    };
     let t1 = Instant::now();
-    let (candidate, report) = builtin::consolidate(&input);
+    let (candidate, report) = builtin::consolidate(&input)?;
     let consolidate_s = t1.elapsed().as_secs_f64();
     let out = serde_json::json!({
         "read_s": read_s,
@@ -129,8 +137,9 @@ fn main() -> anyhow::Result<()> {
                 pins: PinRules::default(),
                 now: corpus.now,
                 keep_history: false,
+                cancel: Default::default(),
             };
-            let (candidate, _) = builtin::consolidate(&input);
+            let (candidate, _) = builtin::consolidate(&input)?;
             println!("quality (1x): {}", serde_json::to_string_pretty(&score(&corpus, &candidate))?);
         }
     }

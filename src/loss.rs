@@ -181,8 +181,9 @@ mod tests {
             pins: PinRules::default(),
             now: chrono::Utc::now(),
             keep_history: false,
+            cancel: Default::default(),
         };
-        let (cand, report) = builtin::consolidate(&input);
+        let (cand, report) = builtin::consolidate(&input).unwrap();
         let l = classify(&parse(&live), &parse(&cand), &report);
         assert_eq!(l.entries, 8);
         assert_eq!(l.dropped, vec![]);

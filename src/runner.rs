@@ -48,6 +48,7 @@ async fn run(app: &Arc<App>, id: i64, engine: Engine) -> Result<()> {
         pins: pins.clone(),
         now: started,
         keep_history: config.engine.keep_history,
+        cancel: Default::default(),
     };
     let sink = |kind: &str, msg: String| app.emit(id, kind, &msg);
     let output = tokio::time::timeout(config.limits.job_timeout.0, engine.dream(input, &sink))

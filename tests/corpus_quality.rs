@@ -19,8 +19,9 @@ fn builtin_meets_the_quality_targets_on_a_small_corpus() {
             pins: PinRules::default(),
             now: corpus.now,
             keep_history: false,
+            cancel: Default::default(),
         };
-        let (candidate, report) = builtin::consolidate(&input);
+        let (candidate, report) = builtin::consolidate(&input).unwrap();
         let s = score(&corpus, &candidate);
         eprintln!("seed {seed}: {s:#?}");
         assert_eq!(s.retention, 1.0, "every current fact is kept");

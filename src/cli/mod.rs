@@ -279,8 +279,8 @@ fn consolidate(
         None => Vec::new(),
     };
     let pins = crate::memory::PinRules::new(pins).context("invalid --pinned-pattern")?;
-    let input = DreamInput { store, transcripts, layout, pins, now: chrono::Utc::now(), keep_history };
-    let (candidate, report) = builtin::consolidate(&input);
+    let input = DreamInput { store, transcripts, layout, pins, now: chrono::Utc::now(), keep_history, cancel: Default::default() };
+    let (candidate, report) = builtin::consolidate(&input)?;
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         anyhow::bail!("{} exists and is not empty; choose an empty or new directory", out.display());
     }

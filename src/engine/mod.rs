@@ -10,6 +10,7 @@ use crate::sessions::Transcript;
 use crate::store::Store;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+pub use tokio_util::sync::CancellationToken;
 
 /// Everything an engine may look at. The live store itself is out of reach.
 #[derive(Debug, Clone)]
@@ -20,7 +21,14 @@ pub struct DreamInput {
     pub pins: PinRules,
     pub now: DateTime<Utc>,
     pub keep_history: bool,
+    /// Cooperative cancellation: engines check it inside their loops and stop with `Canceled`.
+    pub cancel: CancellationToken,
 }
+
+/// The job was canceled (or timed out) while the engine ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the dream was canceled")]
+pub struct Canceled;
 
 #[derive(Debug, Clone)]
 pub struct DreamOutput {
@@ -78,7 +86,7 @@ impl Engine {
         match self {
             Engine::Builtin => {
                 // CPU-bound and pure: keep it off the async workers.
-                let (candidate, report) = tokio::task::spawn_blocking(move || builtin::consolidate(&input)).await?;
+                let (candidate, report) = tokio::task::spawn_blocking(move || builtin::consolidate(&input)).await??;
                 for c in &report.changes {
                     events.emit(
                         "write",

@@ -147,23 +147,28 @@ pub fn is_fact(ws: &Workspace, fi: usize, bi: usize) -> bool {
 }
 
 /// Run every pass and return the candidate and its report.
-pub fn consolidate(input: &DreamInput) -> (Store, Report) {
+pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Canceled> {
+    let checkpoint = || if input.cancel.is_cancelled() { Err(super::Canceled) } else { Ok(()) };
     let (mut ws, warnings) = Workspace::new(input);
     index::drop_stale_pointers(&mut ws);
     reldate::absolutize(&mut ws);
     dedupe::drop_duplicates(&mut ws);
+    checkpoint()?;
     let table = entries::EntryTable::build(&ws);
     let confirmations = insights::confirmations(&ws, &table);
     let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(i, e)| (i as u32, &e.feat)).collect();
     let (pairs, _) = lsh::candidate_pairs(&items);
+    checkpoint()?;
     let survivors = near::drop_near_duplicates(&mut ws, &table, &pairs);
+    checkpoint()?;
     conflict::resolve(&mut ws, &table, &confirmations, &pairs, &survivors);
+    checkpoint()?;
     insights::write(&mut ws, &table, &confirmations);
     index::maintain(&mut ws);
     let candidate = ws.render();
     let mut report = report(input, &ws, &candidate, warnings);
     make_ids_unique(&mut report.changes);
-    (candidate, report)
+    Ok((candidate, report))
 }
 
 /// Two changes can be the same edit of the same text (two identical duplicates in one file):

@@ -15,6 +15,7 @@ fn input(files: &[(&str, &str)]) -> DreamInput {
         pins: PinRules::default(),
         now: chrono::DateTime::parse_from_rfc3339("2026-06-15T12:00:00Z").unwrap().into(),
         keep_history: false,
+        cancel: Default::default(),
     }
 }
 
@@ -25,7 +26,7 @@ fn text(s: &Store, p: &str) -> String {
 #[test]
 fn drops_formatting_only_duplicates_across_files() {
     let i = input(&[("a.md", "- Deploys go through **ArgoCD**.\n- other\n"), ("b.md", "* deploys go through argocd\n")]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "- Deploys go through **ArgoCD**.\n- other\n");
     assert_eq!(text(&c, "b.md"), "");
     assert_eq!(r.changes.len(), 1);
@@ -38,7 +39,7 @@ fn drops_formatting_only_duplicates_across_files() {
 #[test]
 fn different_values_are_not_duplicates() {
     let i = input(&[("a.md", "- billing listens on port 8080\n- billing listens on port 9090\n")]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert!(r.changes.iter().all(|c| c.kind != ChangeKind::Dedupe));
     assert_eq!(c, i.store);
 }
@@ -46,17 +47,17 @@ fn different_values_are_not_duplicates() {
 #[test]
 fn pinned_copy_survives_and_unpinned_copy_goes() {
     let i = input(&[("a.md", "- use pnpm\n"), ("b.md", "- Use pnpm. <!-- pinned -->\n")]);
-    let (c, _) = consolidate(&i);
+    let (c, _) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "");
     assert_eq!(text(&c, "b.md"), "- Use pnpm. <!-- pinned -->\n");
     let i = input(&[("a.md", "- x <!-- pinned -->\n- x <!-- pinned -->\n")]);
-    assert_eq!(consolidate(&i).0, i.store);
+    assert_eq!(consolidate(&i).unwrap().0, i.store);
 }
 
 #[test]
 fn stale_index_lines_go() {
     let i = input(&[("MEMORY.md", "- [A](a.md) — a\n- [Gone](gone.md) — g\n"), ("a.md", "- fact\n")]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "MEMORY.md"), "- [A](a.md) — a\n");
     assert_eq!(r.changes[0].kind, ChangeKind::StalePointer);
 }
@@ -65,8 +66,8 @@ fn stale_index_lines_go() {
 fn is_deterministic_and_keeps_opaque_files() {
     let mut i = input(&[("a.md", "- x\n- X.\n"), ("b.md", "---\nbroken: [\n---\n- x\n")]);
     i.store.files.insert("c.md".into(), MemoryFile { bytes: vec![0xff, 0xfe], mtime: None });
-    let (c1, r1) = consolidate(&i);
-    let (c2, r2) = consolidate(&i);
+    let (c1, r1) = consolidate(&i).unwrap();
+    let (c2, r2) = consolidate(&i).unwrap();
     assert_eq!(c1, c2);
     assert_eq!(r1, r2);
     assert_eq!(c1.files["b.md"].bytes, i.store.files["b.md"].bytes);
@@ -87,7 +88,7 @@ fn near_duplicates_across_files_keep_the_fuller_copy() {
         ("b.md", "- Deploys go through ArgoCD (as discussed in standup)\n"),
         ("c.md", "- Remember that deploys go through ArgoCD 2.9\n"),
     ]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "- other fact here\n");
     assert_eq!(text(&c, "b.md"), "- Deploys go through ArgoCD (as discussed in standup)\n");
     assert_eq!(text(&c, "c.md"), "- Remember that deploys go through ArgoCD 2.9\n", "a different value is not a duplicate");
@@ -106,7 +107,7 @@ fn near_duplicate_moves_to_the_file_that_fits() {
             "---\nname: Billing\ndescription: billing service facts\n---\n- FYI: billing deploys go through ArgoCD after review\n",
         ),
     ]);
-    let (c, _) = consolidate(&i);
+    let (c, _) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "notes.md"), "");
     assert!(
         text(&c, "project_billing.md").ends_with("---\n- Billing deploys go through ArgoCD after review (as agreed)\n"),
@@ -121,7 +122,7 @@ fn pinned_near_duplicates_stay_verbatim() {
         "a.md",
         "- Note: use pnpm for installs <!-- pinned -->\n- FYI use **pnpm** for installs\n- use pnpm for installs <!-- pinned -->\n",
     )]);
-    let (c, _) = consolidate(&i);
+    let (c, _) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "- Note: use pnpm for installs <!-- pinned -->\n- use pnpm for installs <!-- pinned -->\n");
 }
 
@@ -131,7 +132,7 @@ fn conflicts_keep_the_newest_value() {
         ("a.md", "- 2026-05-01: billing listens on port 8080\n- other fact here\n"),
         ("b.md", "- billing listens on port 9090 (as of 2026-06-01)\n"),
     ]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "- other fact here\n");
     assert_eq!(text(&c, "b.md"), "- billing listens on port 9090 (as of 2026-06-01)\n");
     let ch = r.changes.iter().find(|c| c.kind == ChangeKind::Conflict).unwrap();
@@ -149,7 +150,7 @@ fn conflicts_order_by_frontmatter_mtime_and_sessions() {
         "b.md",
         "2026-06-01",
     );
-    let (c, _) = consolidate(&i);
+    let (c, _) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "b.md"), "");
     // A session confirming the older-looking value makes it the newer one.
     let mut i = with_mtime(
@@ -159,7 +160,7 @@ fn conflicts_order_by_frontmatter_mtime_and_sessions() {
     );
     let line = r#"{"type":"user","sessionId":"s9","timestamp":"2026-06-12T10:00:00Z","message":{"role":"user","content":"remember: the user prefers npm now"}}"#;
     i.transcripts = vec![crate::sessions::parse_transcript("s9", line)];
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "");
     assert_eq!(text(&c, "b.md"), "- the user prefers npm\n");
     let ch = r.changes.iter().find(|c| c.kind == ChangeKind::Conflict).unwrap();
@@ -171,7 +172,7 @@ fn conflicts_order_by_frontmatter_mtime_and_sessions() {
 fn keep_history_moves_old_values_to_superseded() {
     let mut i = input(&[("a.md", "# Billing\n\n- 2026-05-01: billing listens on port 8080\n- 2026-06-01: billing listens on port 9090\n")]);
     i.keep_history = true;
-    let (c, _) = consolidate(&i);
+    let (c, _) = consolidate(&i).unwrap();
     assert_eq!(
         text(&c, "a.md"),
         "# Billing\n\n- 2026-06-01: billing listens on port 9090\n\n## Superseded\n\n- 2026-05-01: billing listens on port 8080 (superseded by a.md:4, 2026-06-01)\n"
@@ -179,13 +180,13 @@ fn keep_history_moves_old_values_to_superseded() {
     // A second dream leaves history alone.
     let mut i2 = i.clone();
     i2.store = c.clone();
-    assert_eq!(consolidate(&i2).0.files["a.md"].bytes, c.files["a.md"].bytes);
+    assert_eq!(consolidate(&i2).unwrap().0.files["a.md"].bytes, c.files["a.md"].bytes);
 }
 
 #[test]
 fn unorderable_conflicts_are_flagged_and_left_alone() {
     let i = input(&[("a.md", "- billing listens on port 8080\n- billing listens on port 9090\n")]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(c, i.store);
     assert_eq!(r.flags.len(), 1);
     assert_eq!(r.flags[0].entries, vec!["a.md:1", "a.md:2"]);
@@ -198,7 +199,7 @@ fn relative_dates_use_the_entry_date_or_mtime() {
         "a.md",
         "2026-06-10",
     );
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(
         text(&c, "a.md"),
         "- Deployed billing on 2026-06-09\n- 2026-03-10: migrated the DB on 2026-03-08\n- pinned yesterday <!-- pinned -->\n"
@@ -206,7 +207,7 @@ fn relative_dates_use_the_entry_date_or_mtime() {
     assert_eq!(r.changes.iter().filter(|c| c.kind == ChangeKind::RelativeDate).count(), 2);
     // No date to anchor on: left alone.
     let i = input(&[("a.md", "- Deployed billing yesterday\n")]);
-    assert_eq!(consolidate(&i).0, i.store);
+    assert_eq!(consolidate(&i).unwrap().0, i.store);
 }
 
 #[test]
@@ -216,7 +217,7 @@ fn index_gains_pointers_and_loses_duplicates() {
         ("a.md", "- fact a here\n"),
         ("b.md", "---\nname: Bee facts\ndescription: all about bees\ntype: reference\n---\n- bees buzz loudly\n"),
     ]);
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "MEMORY.md"), "# Index\n\n- [A](a.md) — a\n- [Bee facts](b.md) — all about bees\n");
     assert_eq!(r.changes.iter().filter(|c| c.kind == ChangeKind::Index).count(), 2);
 }
@@ -231,7 +232,7 @@ fn insights_are_written_indexed_and_replaced() {
         crate::sessions::parse_transcript(id, &line)
     };
     i.transcripts = vec![mk("s1", 1), mk("s2", 2)];
-    let (c, r) = consolidate(&i);
+    let (c, r) = consolidate(&i).unwrap();
     let ins = text(&c, "insights.md");
     assert!(ins.contains("managed-by: dreamd"));
     assert!(ins.contains("- Code in 2 of 2 sessions (100%) was Python"), "{ins}");
@@ -241,11 +242,11 @@ fn insights_are_written_indexed_and_replaced() {
     // The next dream replaces it rather than deduplicating it, and a hand-written insights.md is never overwritten.
     let mut i2 = i.clone();
     i2.store = c.clone();
-    let (c2, _) = consolidate(&i2);
+    let (c2, _) = consolidate(&i2).unwrap();
     assert_eq!(c2.files["insights.md"].bytes, c.files["insights.md"].bytes);
     let mut i3 = i.clone();
     i3.store.files.insert("insights.md".into(), MemoryFile { bytes: b"- my own insights\n".to_vec(), mtime: None });
-    let (c3, _) = consolidate(&i3);
+    let (c3, _) = consolidate(&i3).unwrap();
     assert_eq!(text(&c3, "insights.md"), "- my own insights\n");
     assert!(c3.files.contains_key("dreamd-insights.md"));
 }
@@ -257,8 +258,8 @@ fn report_totals_and_determinism() {
         "a.md",
         "2026-06-10",
     );
-    let (c1, r1) = consolidate(&i);
-    let (c2, r2) = consolidate(&i);
+    let (c1, r1) = consolidate(&i).unwrap();
+    let (c2, r2) = consolidate(&i).unwrap();
     assert_eq!(c1, c2);
     assert_eq!(serde_json::to_string(&r1).unwrap(), serde_json::to_string(&r2).unwrap());
     assert_eq!(r1.totals.entries_before, 5);
