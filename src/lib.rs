@@ -19,6 +19,7 @@ pub mod policy;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod secrets;
 pub mod sessions;
 pub mod signals;
 pub mod stage;

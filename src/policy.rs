@@ -9,7 +9,6 @@ use crate::report::Report;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::sync::LazyLock;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
@@ -133,28 +132,16 @@ pub fn check_entry_loss(live: &[ParsedFile], candidate: &[ParsedFile], report: &
     check("entry_loss", frac <= max_loss, reason, details)
 }
 
-static SECRET_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    [
-        r"sk-ant-[A-Za-z0-9_\-]{20,}",
-        r"sk-[A-Za-z0-9]{32,}",
-        r"AKIA[0-9A-Z]{16}",
-        r"gh[pousr]_[A-Za-z0-9]{36,}",
-        r"xox[baprs]-[A-Za-z0-9\-]{10,}",
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
-        r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
-    ]
-    .iter()
-    .map(|p| Regex::new(p).expect("static regex"))
-    .collect()
-});
-
 /// A candidate must not introduce a secret that the live store did not already contain.
 pub fn check_secrets(live: &[ParsedFile], candidate: &[ParsedFile], extra: &[String]) -> Check {
     let extra: Vec<Regex> = extra.iter().filter_map(|p| Regex::new(p).ok()).collect();
     let find = |files: &[ParsedFile]| -> HashSet<String> {
         let mut out = HashSet::new();
         for (_, b) in memory::entries(files) {
-            for r in SECRET_PATTERNS.iter().chain(extra.iter()) {
+            for m in crate::secrets::find(&b.raw) {
+                out.insert(b.raw[m.start..m.end].to_string());
+            }
+            for r in &extra {
                 for m in r.find_iter(&b.raw) {
                     out.insert(m.as_str().to_string());
                 }
@@ -163,18 +150,13 @@ pub fn check_secrets(live: &[ParsedFile], candidate: &[ParsedFile], extra: &[Str
         out
     };
     let before = find(live);
-    let mut new: Vec<String> = find(candidate).into_iter().filter(|s| !before.contains(s)).map(|s| redact(&s)).collect();
+    let mut new: Vec<String> = find(candidate).into_iter().filter(|s| !before.contains(s)).map(|s| crate::secrets::describe(&s)).collect();
     new.sort();
     if new.is_empty() {
         check("no_new_secrets", true, "the candidate introduces no secret".into(), vec![])
     } else {
         check("no_new_secrets", false, format!("the candidate writes {} secret-looking value(s)", new.len()), new)
     }
-}
-
-fn redact(s: &str) -> String {
-    let head: String = s.chars().take(6).collect();
-    format!("{head}… ({} chars)", s.chars().count())
 }
 
 #[cfg(test)]
