@@ -26,5 +26,6 @@ pub mod stage;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod systemd;
 pub mod trigger;
 pub mod watch;

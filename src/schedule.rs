@@ -42,11 +42,7 @@ impl CronSchedule {
                 )))
             }
         };
-        let cron = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Required)
-            .build()
-            .parse(&six_field)
-            .map_err(|e| ScheduleError(format!("{expr:?} is not a valid cron expression ({e})")))?;
+        let cron = parse_six(&six_field).map_err(|_| ScheduleError(explain_invalid(expr, &six_field)))?;
         Ok(CronSchedule { six_field, cron })
     }
 
@@ -55,6 +51,38 @@ impl CronSchedule {
         // Evaluating in UTC makes croner match on plain wall-clock fields with no DST logic.
         self.cron.find_next_occurrence(&Utc.from_utc_datetime(&t), false).ok().map(|d| d.naive_utc())
     }
+}
+
+fn parse_six(six_field: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Required).build().parse(six_field)
+}
+
+/// Which field is wrong, in our words: each field is tried alone (the others `*`) so the
+/// message names it and its range instead of passing on the library's text.
+fn explain_invalid(expr: &str, six_field: &str) -> String {
+    const FIELDS: [(&str, &str); 6] = [
+        ("second", "0-59"),
+        ("minute", "0-59"),
+        ("hour", "0-23"),
+        ("day of month", "1-31"),
+        ("month", "1-12 or JAN-DEC"),
+        ("day of week", "0-7 or SUN-SAT"),
+    ];
+    let fields: Vec<&str> = six_field.split(' ').collect();
+    // A 5-field expression got "0" seconds prepended; number fields as the operator wrote them.
+    let offset = if expr.split_whitespace().count() == 5 { 1 } else { 0 };
+    for (i, value) in fields.iter().enumerate() {
+        let mut probe = vec!["*"; 6];
+        probe[i] = value;
+        if parse_six(&probe.join(" ")).is_err() {
+            let (name, range) = FIELDS[i];
+            return format!(
+                "{expr:?} is not a valid cron expression: field {} ({name}) is {value:?}, expected {range}, a range (1-5), a list (1,15), a step (*/10) or *",
+                i + 1 - offset
+            );
+        }
+    }
+    format!("{expr:?} is not a valid cron expression, expected 5 fields like \"0 3 * * *\" (minute hour day-of-month month day-of-week)")
 }
 
 #[derive(Debug, Clone)]

@@ -4,9 +4,11 @@
 //! what is expected, so an operator can fix a config without reading the source.
 
 pub mod duration;
+mod report;
 pub mod triggers;
 
 pub use duration::HumanDuration;
+pub use report::locate_key;
 pub use triggers::{LimitsConfig, TriggersConfig};
 
 use serde::{Deserialize, Serialize};
@@ -38,8 +40,25 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
+/// Empty until resolved: `./.dreamd` beside the config, or systemd's `StateDirectory=`.
 fn default_state_dir() -> PathBuf {
-    PathBuf::from("./.dreamd")
+    PathBuf::new()
+}
+
+/// Directories a service manager created for dreamd; they replace the defaults of `state_dir`
+/// and `api.socket` (never a configured value).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceDirs {
+    /// systemd `StateDirectory=`: the default `state_dir`.
+    pub state: Option<PathBuf>,
+    /// systemd `RuntimeDirectory=`: the socket's default directory.
+    pub runtime: Option<PathBuf>,
+}
+
+impl ServiceDirs {
+    pub fn from_env() -> ServiceDirs {
+        ServiceDirs { state: crate::systemd::state_dir_default(), runtime: crate::systemd::runtime_dir_default() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -206,17 +225,25 @@ impl Config {
     }
 
     /// Parse YAML text as if it were read from `path` (used for error locations and
-    /// for resolving relative paths).
+    /// for resolving relative paths). Under systemd, `state_dir` and the socket default to the
+    /// service's state and runtime directories.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = serde_yaml::from_str(text).map_err(|e| {
-            let loc = e.location();
-            ConfigError {
-                file: path.to_path_buf(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message: explain_serde_error(&e.to_string()),
+        Config::from_yaml_in(text, path, &ServiceDirs::from_env())
+    }
+
+    /// [`Config::from_yaml`] with the service directories given, not read from the environment.
+    pub fn from_yaml_in(text: &str, path: &Path, dirs: &ServiceDirs) -> Result<Config, ConfigError> {
+        let de = serde_yaml::Deserializer::from_str(text);
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| report::yaml_error(text, path, &e))?;
+        if config.state_dir.as_os_str().is_empty() {
+            if locate_key(text, &["state_dir"]).is_some() {
+                return Err(report::at_key(text, path, &["state_dir"], "state_dir is empty, expected a directory".into()));
             }
-        })?;
+            config.state_dir = dirs.state.clone().unwrap_or_else(|| PathBuf::from("./.dreamd"));
+        }
+        if config.api.socket.is_none() {
+            config.api.socket = dirs.runtime.as_ref().map(|d| d.join("dreamd.sock"));
+        }
         let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new("."));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         config.resolve_paths(&base);
@@ -254,10 +281,7 @@ impl Config {
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
-        let err = |keys: &[&str], message: String| {
-            let (line, column) = locate_key(text, keys).map_or((None, None), |(l, c)| (Some(l), Some(c)));
-            ConfigError { file: path.to_path_buf(), line, column, message }
-        };
+        let err = |keys: &[&str], message: String| report::at_key(text, path, keys, message);
         let p = &self.policy;
         for (key, v) in [("min_reduction", p.min_reduction), ("max_reduction", p.max_reduction)] {
             if !(0.0..=1.0).contains(&v) {
@@ -322,56 +346,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// serde's messages are good but speak Rust; add what an operator needs.
-fn explain_serde_error(msg: &str) -> String {
-    // yaml_serde appends " at line L column C"; the location is already in front.
-    let msg = match msg.find(" at line ") {
-        Some(i) => &msg[..i],
-        None => msg,
-    };
-    let mut out = msg.to_string();
-    for (rust, plain) in [
-        ("expected f64", "expected a number"),
-        ("expected f32", "expected a number"),
-        ("expected u32", "expected a whole number >= 0"),
-        ("expected u64", "expected a whole number >= 0"),
-        ("expected i64", "expected a whole number"),
-        ("expected a boolean", "expected true or false"),
-    ] {
-        out = out.replace(rust, plain);
-    }
-    out
-}
-
-/// Find the line and column of a nested key (`["policy", "min_reduction"]`) by indentation.
-/// Good enough for locating semantic errors in hand-written YAML.
-pub fn locate_key(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
-    let mut depth = 0;
-    let mut parent_indent: Option<usize> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if let Some(pi) = parent_indent {
-            if indent <= pi {
-                // Left the parent's block without finding the key.
-                return None;
-            }
-        }
-        let key = keys[depth];
-        if trimmed.starts_with(&format!("{key}:")) && parent_indent.is_none_or(|pi| indent > pi) {
-            if depth + 1 == keys.len() {
-                return Some((i + 1, indent + 1));
-            }
-            depth += 1;
-            parent_indent = Some(indent);
-        }
-    }
-    None
 }
 
 /// Lexically normalize `a/./b/../c` to `a/c` without touching the filesystem.

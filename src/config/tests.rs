@@ -1,7 +1,7 @@
 use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::from_yaml(text, Path::new("/etc/dreamd/dreamd.yaml"))
+    Config::from_yaml_in(text, Path::new("/etc/dreamd/dreamd.yaml"), &ServiceDirs::default())
 }
 
 #[test]
@@ -72,4 +72,78 @@ fn locate_key_respects_nesting() {
     assert_eq!(locate_key(text, &["b", "x"]), Some((4, 3)));
     assert_eq!(locate_key(text, &["a", "x"]), Some((2, 3)));
     assert_eq!(locate_key(text, &["c", "x"]), None);
+}
+
+#[test]
+fn under_systemd_state_and_socket_default_to_the_service_directories() {
+    let dirs = ServiceDirs { state: Some("/var/lib/dreamd".into()), runtime: Some("/run/dreamd".into()) };
+    let c = Config::from_yaml_in("agent:\n  memory_dir: /var/lib/agent/memory\n", Path::new("/etc/dreamd/dreamd.yaml"), &dirs).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/var/lib/dreamd"));
+    assert_eq!(c.socket_path(), PathBuf::from("/run/dreamd/dreamd.sock"));
+    assert_eq!(c.db_path(), PathBuf::from("/var/lib/dreamd/dreamd.db"));
+
+    // What the config says wins over what systemd offers.
+    let text = "agent:\n  memory_dir: ./m\nstate_dir: /srv/dreamd\napi:\n  socket: /srv/dreamd.sock\n";
+    let c = Config::from_yaml_in(text, Path::new("/etc/dreamd/dreamd.yaml"), &dirs).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/srv/dreamd"));
+    assert_eq!(c.socket_path(), PathBuf::from("/srv/dreamd.sock"));
+
+    // Only the state directory: the socket stays beside the state.
+    let only_state = ServiceDirs { state: Some("/var/lib/dreamd".into()), runtime: None };
+    let c = Config::from_yaml_in("agent:\n  memory_dir: ./m\n", Path::new("/etc/dreamd/dreamd.yaml"), &only_state).unwrap();
+    assert_eq!(c.socket_path(), PathBuf::from("/var/lib/dreamd/dreamd.sock"));
+}
+
+#[test]
+fn an_empty_state_dir_is_an_error_not_a_default() {
+    let e = parse("agent:\n  memory_dir: ./m\nstate_dir: \"\"\n").unwrap_err();
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("state_dir is empty"), "{e}");
+}
+
+#[test]
+fn a_bad_duration_names_its_full_key_and_line() {
+    let e = parse("agent:\n  memory_dir: ./m\ntriggers:\n  min_new_sessions: 3\n  min_interval: 5x\n").unwrap_err();
+    assert_eq!((e.line, e.column), (Some(5), Some(3)), "{e}");
+    assert!(e.message.starts_with("triggers.min_interval: unknown unit 'x'"), "{e}");
+    assert!(e.message.contains("expected a duration like"), "{e}");
+    assert!(!e.message.contains("triggers: "), "no half path: {e}");
+}
+
+#[test]
+fn a_bad_cron_is_explained_in_our_words() {
+    let e = parse("agent:\n  memory_dir: ./m\ntriggers:\n  schedule: \"61 * * * *\"\n").unwrap_err();
+    assert_eq!(e.line, Some(4), "{e}");
+    assert!(e.message.contains("field 1 (minute) is \"61\", expected 0-59"), "{e}");
+    assert!(!e.message.to_lowercase().contains("component"), "no library text: {e}");
+
+    let e = parse("agent:\n  memory_dir: ./m\ntriggers:\n  schedule: \"0 3 * * MOONDAY\"\n").unwrap_err();
+    assert!(e.message.contains("field 5 (day of week)"), "{e}");
+    let e = parse("agent:\n  memory_dir: ./m\ntriggers:\n  schedule: \"0 0 25 * * *\"\n").unwrap_err();
+    assert!(e.message.contains("field 3 (hour) is \"25\""), "six fields count from the seconds: {e}");
+}
+
+#[test]
+fn an_unclosed_quote_points_at_the_quote() {
+    let e = parse("agent:\n  memory_dir: \"./m\nstate_dir: x\nengine:\n  kind: builtin\n").unwrap_err();
+    assert_eq!((e.line, e.column), (Some(2), Some(15)), "{e}");
+    assert!(e.message.contains("quoted scalar") && e.message.contains("never closed"), "{e}");
+}
+
+#[test]
+fn a_duplicate_key_points_at_its_second_occurrence() {
+    let e = parse("agent:\n  memory_dir: ./m\n  memory_dir: ./n\n").unwrap_err();
+    assert_eq!((e.line, e.column), (Some(3), Some(3)), "{e}");
+    assert!(e.message.contains("agent.memory_dir appears twice (first on line 2)"), "{e}");
+
+    let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  auto_apply: true\npolicy:\n  min_reduction: 0.1\n").unwrap_err();
+    assert_eq!((e.line, e.column), (Some(5), Some(1)), "{e}");
+    assert!(e.message.contains("policy appears twice (first on line 3)"), "{e}");
+}
+
+#[test]
+fn locate_key_takes_direct_children_only() {
+    let text = "a:\n  b:\n    x: 1\n  x: 2\n";
+    assert_eq!(locate_key(text, &["a", "x"]), Some((4, 3)));
+    assert_eq!(locate_key(text, &["a", "b", "x"]), Some((3, 5)));
 }
