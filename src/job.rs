@@ -100,7 +100,8 @@ impl fmt::Display for IllegalTransition {
             Approved | Discarded => " (only a held job can be approved or discarded)",
             _ => "",
         };
-        write!(f, "a {} job cannot become {}{}", self.from, self.to, hint)
+        let article = if self.from.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        write!(f, "{article} {} job cannot become {}{}", self.from, self.to, hint)
     }
 }
 
@@ -138,6 +139,8 @@ mod tests {
     fn illegal_transitions_explain_themselves() {
         let e = Staged.check(Approved).unwrap_err();
         assert_eq!(e.to_string(), "a staged job cannot become approved (only a held job can be approved or discarded)");
+        let e = Applied.check(Approved).unwrap_err();
+        assert_eq!(e.to_string(), "an applied job cannot become approved (only a held job can be approved or discarded)");
         assert!(Running.check(Applied).is_err());
         assert!(Held.check(Applied).is_err(), "approval comes first");
     }

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod gate;
 pub mod job;
 pub mod lock;
+pub mod logging;
 pub mod loss;
 pub mod memory;
 pub mod policy;

@@ -22,26 +22,18 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => cli::exit::fail(&e),
     }
 }
 
 async fn run(config: Option<std::path::PathBuf>, log_format: LogFormat) -> anyhow::Result<()> {
-    init_logging(log_format);
+    dreamd::logging::init(log_format);
     let config = cli::load_config(config.as_deref())?;
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
     let shutdown = dreamd::signals::listen(reload_tx)?;
-    dreamd::daemon::run_with(config, dreamd::clock::clock_from_env(), shutdown, reload_rx).await
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    // systemd Type=notify: READY once the API answers, then watchdog pings while it does.
+    let notifier = tokio::spawn(dreamd::systemd::announce_when_serving(config.socket_path()));
+    let result = dreamd::daemon::run_with(config, dreamd::clock::clock_from_env(), shutdown, reload_rx).await;
+    notifier.abort();
+    result
 }

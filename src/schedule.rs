@@ -72,7 +72,7 @@ fn explain_invalid(expr: &str, six_field: &str) -> String {
     // A 5-field expression got "0" seconds prepended; number fields as the operator wrote them.
     let offset = if expr.split_whitespace().count() == 5 { 1 } else { 0 };
     for (i, value) in fields.iter().enumerate() {
-        let mut probe = vec!["*"; 6];
+        let mut probe = ["*"; 6];
         probe[i] = value;
         if parse_six(&probe.join(" ")).is_err() {
             let (name, range) = FIELDS[i];

@@ -17,6 +17,7 @@ pub fn listen(reload: mpsc::Sender<()>) -> std::io::Result<impl Future<Output = 
                 }
                 _ => {
                     tracing::info!(signal = sig, "shutdown requested");
+                    crate::systemd::notify_stopping();
                     return;
                 }
             }

@@ -11,7 +11,7 @@
 //! filesystems deliver no events).
 
 use crate::config::triggers::WatchMode as ConfiguredMode;
-use crate::config::{Config, Layout};
+use crate::config::{Config, HumanDuration, Layout};
 use crate::gate::StoreStats;
 use crate::sessions::{self, SessionStat};
 use chrono::{DateTime, Utc};
@@ -340,19 +340,24 @@ fn setup(cfg: &WatchConfig, mode: WatchMode, hints: &Arc<Hints>) -> Option<Watch
     Some(Watching { _backend: Some(backend), unwatched })
 }
 
+/// Paths for a log field: a plain comma-separated string, not Rust's debug notation.
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// Watches in the current mode, falling back to polling (logged once) if native fails.
 fn establish(cfg: &WatchConfig, mode: &Mutex<WatchMode>, hints: &Arc<Hints>, fallback_logged: &mut bool) -> Watching {
     let current = *mode.lock().unwrap_or_else(|p| p.into_inner());
     if current == WatchMode::Native {
         if let Some(w) = setup(cfg, WatchMode::Native, hints) {
             if !w.unwatched.is_empty() {
-                tracing::info!(dirs = ?w.unwatched, "directories do not exist yet; will watch them once they appear");
+                tracing::info!(dirs = %list_paths(&w.unwatched), "directories do not exist yet; will watch them once they appear");
             }
             return w;
         }
         if !*fallback_logged {
             tracing::warn!(
-                interval = ?cfg.poll_interval,
+                interval = %HumanDuration(cfg.poll_interval),
                 "filesystem events are unavailable (inotify could not be set up or its watch limit is reached); polling instead"
             );
             *fallback_logged = true;
@@ -367,7 +372,7 @@ async fn run(cfg: WatchConfig, events: mpsc::Sender<WatchEvent>, mut requests: m
     let hints = Arc::new(Hints { dirty: dirty_tx, limit_hit: AtomicBool::new(false) });
     let mut fallback_logged = false;
     if cfg.force_poll {
-        tracing::info!(interval = ?cfg.poll_interval, "watching by polling, as configured");
+        tracing::info!(interval = %HumanDuration(cfg.poll_interval), "watching by polling, as configured");
     }
     let mut watching = establish(&cfg, &mode, &hints, &mut fallback_logged);
     let mut periodic = tokio::time::interval_at(tokio::time::Instant::now() + cfg.rescan_interval, cfg.rescan_interval);
@@ -409,7 +414,7 @@ async fn run(cfg: WatchConfig, events: mpsc::Sender<WatchEvent>, mut requests: m
             // Lost native watches (limit reached while adding subdirectories): poll instead.
             *mode.lock().unwrap_or_else(|p| p.into_inner()) = WatchMode::Poll;
             if !fallback_logged {
-                tracing::warn!(interval = ?cfg.poll_interval, "inotify watch limit reached; polling instead");
+                tracing::warn!(interval = %HumanDuration(cfg.poll_interval), "inotify watch limit reached; polling instead");
                 fallback_logged = true;
             }
             rewatch = true;

@@ -13,13 +13,37 @@ pub struct Client {
     socket: PathBuf,
 }
 
-/// A non-2xx answer, with the daemon's error message.
-#[derive(Debug, thiserror::Error)]
-#[error("{message} ({status})")]
+/// A non-2xx answer, with the daemon's error message. The status becomes the exit code; it is
+/// shown only when the daemon itself failed.
+#[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.status.is_server_error() {
+            write!(f, "{} (the daemon answered {})", self.message, self.status)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    fn from_body(status: StatusCode, body: &[u8]) -> ApiError {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(String::from);
+        ApiError {
+            status,
+            code: text("/error/code").unwrap_or_else(|| "unknown".into()),
+            message: text("/error/message").unwrap_or_else(|| format!("request failed ({status})")),
+        }
+    }
 }
 
 impl Client {
@@ -49,13 +73,10 @@ impl Client {
         let resp = self.send(method, path, body).await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
-        let v: Value = serde_json::from_slice(&bytes).with_context(|| format!("daemon sent a non-JSON answer ({status})"))?;
         if !status.is_success() {
-            let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("unknown").to_string();
-            let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("no message").to_string();
-            return Err(ApiError { status, code, message }.into());
+            return Err(ApiError::from_body(status, &bytes).into());
         }
-        Ok(v)
+        serde_json::from_slice(&bytes).with_context(|| format!("daemon sent a non-JSON answer ({status})"))
     }
 
     pub async fn get(&self, path: &str) -> Result<Value> {
@@ -72,10 +93,7 @@ impl Client {
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.into_body().collect().await?.to_bytes();
-            let msg = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(String::from));
-            anyhow::bail!("{} ({status})", msg.unwrap_or_else(|| "request failed".into()));
+            return Err(ApiError::from_body(status, &bytes).into());
         }
         let mut body = resp.into_body();
         let mut buf = Vec::new();

@@ -1,160 +1,48 @@
 //! Command line: `run` starts the daemon; the other verbs talk to it over its socket, except
-//! `check-config` and `consolidate`, which work alone.
+//! `check-config`, `consolidate`, `completions` and `man`, which work alone.
 
+pub mod args;
 pub mod client;
+pub mod docs;
+pub mod exit;
 pub mod render;
+
+pub use args::{Cli, Command, LayoutArg, LogFormat, Target};
 
 use crate::config::{Config, Layout};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use client::Client;
+use client::{ApiError, Client};
+use hyper::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Parser)]
-#[command(name = "dreamd", version, about = "Consolidates (\"dreams\") an AI agent's memory directory, hands-off.")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
+/// Where a config is looked for when none is given, in order.
+fn default_config_paths() -> Vec<PathBuf> {
+    vec![PathBuf::from("dreamd.yaml"), PathBuf::from("/etc/dreamd/dreamd.yaml")]
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct Target {
-    /// Config file (default: $DREAMD_CONFIG, ./dreamd.yaml, /etc/dreamd/dreamd.yaml).
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
-    /// Daemon socket (overrides the config's api.socket).
-    #[arg(long, global = true)]
-    pub socket: Option<PathBuf>,
-    /// Print the API's JSON instead of tables.
-    #[arg(long, global = true)]
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the daemon in the foreground.
-    Run {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "human")]
-        log_format: LogFormat,
-    },
-    /// Validate a config file; exits non-zero with file:line:column on error.
-    CheckConfig {
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// What the daemon sees and would do.
-    Status(Target),
-    /// Ask for a dream now.
-    Dream {
-        #[command(flatten)]
-        target: Target,
-        /// Bypass thresholds (never quota or budget).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Recent jobs, newest first.
-    Jobs {
-        #[command(flatten)]
-        target: Target,
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-    },
-    /// One job: status, policy checks, changes.
-    Show {
-        job: i64,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Unified diff of a job's candidate against the store it was made from.
-    Diff {
-        job: i64,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// What a job read and wrote; --follow streams it live.
-    Log {
-        job: i64,
-        #[command(flatten)]
-        target: Target,
-        #[arg(long, short)]
-        follow: bool,
-    },
-    /// Apply a held job.
-    Approve {
-        job: i64,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Stop a queued or running job.
-    Cancel {
-        job: i64,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Drop a held job.
-    Discard {
-        job: i64,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Restore a generation (default: the newest one).
-    Rollback {
-        generation: Option<i64>,
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Stores kept for rollback.
-    Generations(Target),
-    /// Run the built-in engine once, no daemon, no state: write the candidate to --out.
-    Consolidate {
-        memory_dir: PathBuf,
-        #[arg(long)]
-        sessions: Option<PathBuf>,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, value_enum, default_value = "claude-code")]
-        layout: LayoutArg,
-        /// Keep superseded values under "## Superseded".
-        #[arg(long)]
-        keep_history: bool,
-        /// Regex marking entries as pinned (repeatable).
-        #[arg(long = "pinned-pattern")]
-        pinned_patterns: Vec<String>,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LayoutArg {
-    ClaudeCode,
-    Generic,
-}
-
-/// The config file to use when none is given.
-pub fn default_config_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("DREAMD_CONFIG") {
-        return PathBuf::from(p);
-    }
-    let local = PathBuf::from("dreamd.yaml");
-    if local.exists() {
-        local
-    } else {
-        PathBuf::from("/etc/dreamd/dreamd.yaml")
-    }
-}
-
+/// The config named on the command line, by `$DREAMD_CONFIG`, or the first that exists of
+/// `./dreamd.yaml` and `/etc/dreamd/dreamd.yaml`; when none does, say where we looked.
 pub fn load_config(path: Option<&Path>) -> Result<Config> {
-    let path = path.map(Path::to_path_buf).unwrap_or_else(default_config_path);
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => match std::env::var_os("DREAMD_CONFIG").filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let candidates = default_config_paths();
+                match candidates.iter().find(|p| p.exists()) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "?".into());
+                        anyhow::bail!(
+                            "no config file found; looked for ./dreamd.yaml (in {cwd}) and /etc/dreamd/dreamd.yaml, and \
+                             $DREAMD_CONFIG is not set; pass --config FILE or set DREAMD_CONFIG"
+                        );
+                    }
+                }
+            }
+        },
+    };
     Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -195,9 +83,17 @@ pub async fn client_command(cmd: Command) -> Result<()> {
             print(&t, &v, render::key_values);
             Ok(())
         }
-        Command::Dream { target, force } => {
-            let v = Client::new(&socket_of(&target)?).post("/v1/dreams", &json!({"force": force})).await?;
-            print(&target, &v, |v| format!("dream requested: job {} ({})\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
+        Command::Dream { target, force } => dream(&target, force).await,
+        Command::Health { target, timeout } => health(&target, timeout.0).await,
+        Command::Completions { shell } => {
+            docs::completions(shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out: None } => docs::main_page(&mut std::io::stdout()),
+        Command::Man { out: Some(dir) } => {
+            for page in docs::write_pages(&dir)? {
+                println!("{}", page.display());
+            }
             Ok(())
         }
         Command::Jobs { target, limit } => {
@@ -212,7 +108,8 @@ pub async fn client_command(cmd: Command) -> Result<()> {
         }
         Command::Diff { job, target } => {
             let v = Client::new(&socket_of(&target)?).get(&format!("/v1/jobs/{job}/diff")).await?;
-            print(&target, &v, render::diff);
+            let color = render::color_wanted();
+            print(&target, &v, |v| render::diff(v, color));
             Ok(())
         }
         Command::Log { job, target, follow } => {
@@ -249,6 +146,77 @@ pub async fn client_command(cmd: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Ask for a dream. The gate saying "not now" is an answer, not a failure of dreamd: say why,
+/// and when `--force` would help, say so. A request folded into the running dream is news.
+async fn dream(target: &Target, force: bool) -> Result<()> {
+    let client = Client::new(&socket_of(target)?);
+    let err = match client.post("/v1/dreams", &json!({"force": force})).await {
+        Ok(v) => {
+            print(target, &v, |v| format!("dream requested: job {} ({})\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    let Some(api) = err.downcast_ref::<ApiError>() else { return Err(err) };
+    match api.status {
+        StatusCode::CONFLICT => {
+            // One dream at a time: this request is served by the one in flight.
+            let jobs = client.get("/v1/jobs?limit=20").await?;
+            let running = jobs["jobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|j| matches!(j["status"].as_str(), Some("queued" | "running" | "staged" | "approved")))
+                .cloned();
+            let v = json!({"folded": true, "job": running, "message": api.message});
+            print(target, &v, |v| match v["job"].as_object() {
+                Some(j) => format!(
+                    "a dream is already in progress (job {}, {}); this request is folded into it\n",
+                    j["id"],
+                    j["status"].as_str().unwrap_or("?")
+                ),
+                None => format!("{}\n", api.message),
+            });
+            Ok(())
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            let reason = api.message.strip_prefix("not now: ").unwrap_or(&api.message);
+            let waiting = api.message.starts_with("not now: ");
+            let mut message = format!("no dream now: {reason}");
+            // --force passes a wait (thresholds, interval, quiet period, backoff) but never the
+            // agent's lock nor a deny (quota, budget).
+            if !force && waiting && !reason.contains(".consolidate-lock") {
+                message.push_str(
+                    "\nhint: `dreamd dream --force` skips thresholds, min_interval, the quiet period and failure \
+                     backoff (never quota, budget, the agent's lock or a running dream)",
+                );
+            }
+            Err(exit::Reported { code: exit::NOT_NOW, message }.into())
+        }
+        _ => Err(err),
+    }
+}
+
+/// `GET /v1/health` within `timeout`: 0 when it answers ok, 1 otherwise (never 3/4/5: probes
+/// only know healthy or not).
+async fn health(target: &Target, timeout: std::time::Duration) -> Result<()> {
+    let socket = socket_of(target)?;
+    let unhealthy = |why: String| exit::Reported { code: exit::ERROR, message: format!("unhealthy: {why}") };
+    let answer = tokio::time::timeout(timeout, Client::new(&socket).get("/v1/health")).await;
+    let v = match answer {
+        Err(_) => {
+            return Err(unhealthy(format!("no answer from {} within {}", socket.display(), crate::config::HumanDuration(timeout))).into())
+        }
+        Ok(Err(e)) => return Err(unhealthy(format!("{e:#}")).into()),
+        Ok(Ok(v)) => v,
+    };
+    if v["ok"] != true {
+        return Err(unhealthy(format!("the daemon at {} reports {v}", socket.display())).into());
+    }
+    print(target, &v, |v| format!("ok: dreamd {} is serving on {}\n", v["version"].as_str().unwrap_or("?"), socket.display()));
+    Ok(())
 }
 
 /// approve / discard / cancel: the same call with the caller's name as `by`.

@@ -125,12 +125,37 @@ pub fn job(v: &Value) -> String {
     out
 }
 
-pub fn diff(v: &Value) -> String {
+/// Colours for standard output: only on a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (no-color.org).
+pub fn color_wanted() -> bool {
+    use std::io::IsTerminal;
+    color_allowed(std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref())
+}
+
+pub fn color_allowed(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// `line` (without its newline) wrapped in `style` when colouring.
+fn paint(line: &str, style: anstyle::Style, color: bool) -> String {
+    if color {
+        format!("{}{line}{}", style.render(), style.render_reset())
+    } else {
+        line.to_string()
+    }
+}
+
+pub fn diff(v: &Value, color: bool) -> String {
+    use anstyle::{AnsiColor, Style};
+    let red = AnsiColor::Red.on_default();
     let mut out = String::new();
     if let Some(dropped) = v.get("dropped").and_then(Value::as_array).filter(|d| !d.is_empty()) {
-        out.push_str(&format!("DROPPED WITHOUT EXPLANATION ({}):\n", dropped.len()));
+        let title = format!("DROPPED WITHOUT EXPLANATION ({}):", dropped.len());
+        out.push_str(&paint(&title, red.bold(), color));
+        out.push('\n');
         for d in dropped {
-            out.push_str(&format!("  - {}\n", d.as_str().unwrap_or_default()));
+            out.push_str(&paint(&format!("  - {}", d.as_str().unwrap_or_default()), red, color));
+            out.push('\n');
         }
         out.push('\n');
     }
@@ -139,7 +164,22 @@ pub fn diff(v: &Value) -> String {
         out.push_str("no differences\n");
     }
     for f in files {
-        out.push_str(&s(&f, "/diff"));
+        for line in s(&f, "/diff").split_inclusive('\n') {
+            let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+            let style = if body.starts_with("+++") || body.starts_with("---") {
+                Style::new().bold()
+            } else if body.starts_with('+') {
+                AnsiColor::Green.on_default()
+            } else if body.starts_with('-') {
+                red
+            } else if body.starts_with("@@") {
+                AnsiColor::Cyan.on_default()
+            } else {
+                Style::new()
+            };
+            out.push_str(&paint(body, style, color && style != Style::new()));
+            out.push_str(newline);
+        }
     }
     out
 }
@@ -194,8 +234,32 @@ mod tests {
 
     #[test]
     fn diff_lists_dropped_first() {
-        let out = diff(&json!({"dropped": ["a.md:1: - x"], "files": [{"diff": "--- a/a.md\n"}]}));
+        let out = diff(&json!({"dropped": ["a.md:1: - x"], "files": [{"diff": "--- a/a.md\n"}]}), false);
         assert!(out.starts_with("DROPPED WITHOUT EXPLANATION (1):\n  - a.md:1: - x\n"));
         assert!(out.ends_with("--- a/a.md\n"));
+    }
+
+    #[test]
+    fn diff_is_coloured_only_when_asked() {
+        let v = json!({"files": [{"diff": "--- a/a.md\n+++ b/a.md\n@@ -1 +1 @@\n-old\n+new\n same\n"}]});
+        let plain = diff(&v, false);
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+        let coloured = diff(&v, true);
+        assert!(coloured.contains("\x1b[31m-old\x1b[0m\n"), "{coloured:?}");
+        assert!(coloured.contains("\x1b[32m+new\x1b[0m\n"), "{coloured:?}");
+        assert!(coloured.contains("\x1b[36m@@ -1 +1 @@\x1b[0m\n"), "{coloured:?}");
+        assert!(coloured.contains("\n same\n"), "context lines stay plain: {coloured:?}");
+        // Stripping the escapes gives back the plain diff, byte for byte.
+        let stripped = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap().replace_all(&coloured, "");
+        assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        use std::ffi::OsStr;
+        assert!(color_allowed(true, None));
+        assert!(color_allowed(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!color_allowed(true, Some(OsStr::new("1"))));
+        assert!(!color_allowed(false, None));
     }
 }

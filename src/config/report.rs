@@ -52,14 +52,24 @@ pub(super) fn yaml_error(text: &str, file: &Path, e: &serde_path_to_error::Error
         let dotted = dup_keys.join(".");
         // The first occurrence is fine; the second is the one to remove.
         if let Some(&second) = key_occurrences(text, &dup_keys).get(1) {
-            return located(second, format!("{dotted} appears twice (first on line {}); remove one", key_occurrences(text, &dup_keys)[0].0));
+            return located(
+                second,
+                format!("{dotted} appears twice (first on line {}); remove one", key_occurrences(text, &dup_keys)[0].0),
+            );
         }
         return ConfigError { file: file.to_path_buf(), line: mark.map(|m| m.0), column: mark.map(|m| m.1), message };
     }
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let dotted = key_refs.join(".");
     let message = if dotted.is_empty() || message.starts_with("unknown field") { message } else { format!("{dotted}: {message}") };
-    match locate_key(text, &key_refs).or(mark) {
+    // yaml_serde marks the value itself when the error arose there (a wrong type), but the
+    // enclosing mapping when a value's own parser refused it (a bad duration): trust its mark
+    // only on the key's line.
+    let at = match (locate_key(text, &key_refs), mark) {
+        (Some(key), Some(m)) if m.0 == key.0 => Some(m),
+        (key, m) => key.or(m),
+    };
+    match at {
         Some(at) => located(at, message),
         None => ConfigError { file: file.to_path_buf(), line: None, column: None, message },
     }
@@ -127,9 +137,11 @@ fn key_occurrences(text: &str, keys: &[&str]) -> Vec<(usize, usize)> {
             (!t.is_empty() && !t.starts_with('#')).then(|| (i + 1, l.len() - t.len(), t))
         })
         .collect();
-    let is_key = |t: &str, key: &str| [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")].iter().any(|k| t.starts_with(k.as_str()));
+    let is_key =
+        |t: &str, key: &str| [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")].iter().any(|k| t.starts_with(k.as_str()));
     // Blocks to search at this depth, as ranges of `lines`.
-    let mut blocks = vec![0..lines.len()];
+    let mut blocks = Vec::new();
+    blocks.push(0..lines.len());
     for (depth, key) in keys.iter().enumerate() {
         let mut found = Vec::new();
         for block in blocks {

@@ -38,7 +38,7 @@ fn unknown_key_is_located() {
 #[test]
 fn wrong_type_is_located() {
     let e = parse("agent:\n  memory_dir: ./m\ngenerations:\n  keep: lots\n").unwrap_err();
-    assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!((e.line, e.column), (Some(4), Some(9)), "at the value: {e}");
     assert!(e.message.contains("invalid type"), "{e}");
 }
 

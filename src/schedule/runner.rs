@@ -43,7 +43,8 @@ impl Scheduler {
     ) -> Result<Scheduler, SchedulerError> {
         let jobs = JobScheduler::new().await.map_err(|e| SchedulerError(format!("cannot create: {e}")))?;
         jobs.start().await.map_err(|e| SchedulerError(format!("cannot start: {e}")))?;
-        let next = Arc::new(Mutex::new(None));
+        // Known before the task runs, so whoever started the schedule can report it at once.
+        let next = Arc::new(Mutex::new(next_fire(&schedule, tz, clock.now())));
         let rearm = Arc::new(Notify::new());
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(run(jobs, schedule, tz, clock, ticks, next.clone(), rearm.clone(), stop_rx));

@@ -178,3 +178,13 @@ async fn scheduler_with_real_clock_ticks_every_second_and_stops() {
     while let Ok(Some(())) = tokio::time::timeout(std::time::Duration::from_secs(3), rx.recv()).await {}
     assert!(rx.is_closed() || rx.recv().await.is_none());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_next_tick_is_known_as_soon_as_the_schedule_starts() {
+    let clock = Arc::new(ManualClock::new(t("2026-06-01T02:00:00Z")));
+    let (tx, _rx) = mpsc::channel(1);
+    let s = Scheduler::start(CronSchedule::parse("0 3 * * *").unwrap(), Tz::UTC, clock, tx).await.unwrap();
+    // No await since start: the schedule's task has not run yet, and the answer is still there.
+    assert_eq!(s.next_tick(), Some(t("2026-06-01T03:00:00Z")));
+    s.shutdown().await;
+}
