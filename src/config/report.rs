@@ -140,8 +140,7 @@ fn key_occurrences(text: &str, keys: &[&str]) -> Vec<(usize, usize)> {
     let is_key =
         |t: &str, key: &str| [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")].iter().any(|k| t.starts_with(k.as_str()));
     // Blocks to search at this depth, as ranges of `lines`.
-    let mut blocks = Vec::new();
-    blocks.push(0..lines.len());
+    let mut blocks: Vec<std::ops::Range<usize>> = std::iter::once(0..lines.len()).collect();
     for (depth, key) in keys.iter().enumerate() {
         let mut found = Vec::new();
         for block in blocks {
