@@ -1,0 +1,144 @@
+//! Running as a service: systemd's readiness and watchdog protocol, its state and runtime
+//! directories, and logs fit for a file or a journal. The real binary, with a datagram socket
+//! standing in for systemd's notify socket.
+
+mod common;
+use common::*;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// systemd's side of sd_notify(3): a datagram socket the daemon reports to.
+struct Systemd {
+    socket: UnixDatagram,
+    path: PathBuf,
+}
+
+impl Systemd {
+    fn new(dir: &Path) -> Systemd {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Systemd { socket, path }
+    }
+
+    /// The next message that contains `what` (others, such as watchdog pings, are skipped).
+    fn expect(&self, what: &str) -> String {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.socket.recv(&mut buf).unwrap_or_else(|e| panic!("no {what:?} from dreamd: {e}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.lines().any(|l| l == what) {
+                return msg;
+            }
+        }
+    }
+}
+
+fn spawn(config: &Path, log: &Path, envs: &[(&str, &Path)], extra: &[&str]) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--config"]).arg(config).args(extra);
+    cmd.stdout(Stdio::null()).stderr(std::fs::File::create(log).unwrap()).env_remove("RUST_LOG").env_remove("NO_COLOR");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+fn stop(mut child: Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn ready_only_once_serving_then_watchdog_pings_and_stopping() {
+    let env = Env::quickstart("");
+    let systemd = Systemd::new(env.path());
+    let child = spawn(
+        &env.config(),
+        &env.path().join("daemon.log"),
+        &[("NOTIFY_SOCKET", &systemd.path), ("WATCHDOG_USEC", Path::new("200000"))],
+        &[],
+    );
+    systemd.expect("READY=1");
+    // READY means recovered and bound: the API answers now, without retrying.
+    let (status, body) = raw(&env.socket(), "GET", "/v1/health", "").expect("socket bound before READY");
+    assert_eq!((status, &body["ok"]), (200, &serde_json::json!(true)));
+    // WatchdogSec=0.2s: pings at half that, for as long as the daemon serves.
+    systemd.expect("WATCHDOG=1");
+    systemd.expect("WATCHDOG=1");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    systemd.expect("STOPPING=1");
+    stop(child);
+}
+
+#[test]
+fn under_systemd_state_and_socket_live_in_its_directories() {
+    let env = Env::quickstart("");
+    // The unit's config says nothing about where state or the socket go.
+    std::fs::write(env.config(), "agent:\n  memory_dir: ./memory\n  sessions_dir: ./sessions\ntriggers:\n  min_new_sessions: null\n")
+        .unwrap();
+    let (state, runtime) = (env.path().join("lib/dreamd"), env.path().join("run/dreamd"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(&runtime).unwrap();
+    let systemd = Systemd::new(env.path());
+    let dirs = [("STATE_DIRECTORY", state.as_path()), ("RUNTIME_DIRECTORY", runtime.as_path()), ("NOTIFY_SOCKET", &systemd.path)];
+    let child = spawn(&env.config(), &env.path().join("daemon.log"), &dirs, &[]);
+    systemd.expect("READY=1");
+    assert!(state.join("dreamd.db").exists(), "state in $STATE_DIRECTORY");
+    assert!(runtime.join("dreamd.sock").exists(), "socket in $RUNTIME_DIRECTORY");
+    assert!(!env.path().join(".dreamd").exists(), "nothing beside the config");
+    // A client in the same environment (ExecStartPost, `systemd-run`) finds it from the config.
+    let out = Command::new(BIN).args(["health", "--config"]).arg(env.config()).env("RUNTIME_DIRECTORY", &runtime).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    stop(child);
+}
+
+/// Log a schedule (a library logs at INFO when one starts) and a directory that does not
+/// exist yet (its field was a Rust debug list); shut down; return the log.
+fn startup_log(format: &str) -> String {
+    let env = Env::quickstart("triggers:\n  min_new_sessions: null\n  schedule: \"0 3 * * *\"\n");
+    let text = std::fs::read_to_string(env.config()).unwrap().replace("sessions_dir: ./sessions", "sessions_dir: ./later");
+    std::fs::write(env.config(), text).unwrap();
+    let systemd = Systemd::new(env.path());
+    let log = env.path().join("daemon.log");
+    let child = spawn(&env.config(), &log, &[("NOTIFY_SOCKET", &systemd.path)], &["--log-format", format]);
+    systemd.expect("READY=1");
+    stop(child);
+    std::fs::read_to_string(log).unwrap()
+}
+
+#[test]
+fn logs_to_a_file_have_no_colours_and_no_library_chatter() {
+    let log = startup_log("human");
+    assert!(log.contains("dreamd is running") && log.contains("schedule armed"), "{log}");
+    assert!(!log.contains('\x1b'), "ANSI escapes in a file: {log:?}");
+    assert!(!log.contains("tokio_cron_scheduler"), "library INFO: {log}");
+}
+
+#[test]
+fn json_logs_carry_plain_values() {
+    let log = startup_log("json");
+    let lines: Vec<serde_json::Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let waiting = lines.iter().find(|l| l["fields"]["dirs"].is_string()).unwrap_or_else(|| panic!("no dirs field: {log}"));
+    let dirs = waiting["fields"]["dirs"].as_str().unwrap();
+    assert!(dirs.ends_with("/later") && !dirs.contains('[') && !dirs.contains('"'), "{dirs}");
+    assert!(!log.contains('\x1b'));
+}
+
+/// Until the daemon core logs the schedule's next tick with `%` (src/trigger.rs, `schedule
+/// armed`), the value is Rust's `Some(…)`. The next tick itself is right (see schedule tests).
+#[test]
+#[ignore = "needs src/trigger.rs `schedule armed` to log `next` as a plain timestamp (daemon core)"]
+fn json_logs_show_the_next_tick_as_a_timestamp() {
+    let log = startup_log("json");
+    let armed: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|l: &serde_json::Value| l["fields"]["message"] == "schedule armed")
+        .unwrap();
+    let next = armed["fields"]["next"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(next).is_ok(), "{next}");
+}
