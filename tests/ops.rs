@@ -142,3 +142,70 @@ fn json_logs_show_the_next_tick_as_a_timestamp() {
     let next = armed["fields"]["next"].as_str().unwrap();
     assert!(chrono::DateTime::parse_from_rfc3339(next).is_ok(), "{next}");
 }
+
+/// Every file under `dir` except `.git`, hidden ones included, with its bytes.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if e.file_name() == ".git" {
+                continue;
+            }
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                walk(root, &p, out);
+            } else if kind.is_file() {
+                out.push((p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn the_quickstart_runs_again_after_its_reset() {
+    // The example as a user's checkout has it: its tracked files in a git repository.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let listed = git(repo, &["ls-files", "-z", "examples/quickstart"]);
+    let env = Env { dir: tempfile::tempdir().unwrap() };
+    for rel in listed.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(rel).unwrap());
+        let to = env.path().join(rel.strip_prefix("examples/quickstart").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(repo.join(rel), &to).unwrap();
+    }
+    git(env.path(), &["init", "-q"]);
+    git(env.path(), &["add", "."]);
+    git(env.path(), &["commit", "-qm", "quickstart"]);
+    let shipped = tree(env.path());
+
+    for round in 1..=2 {
+        let notify_dir = tempfile::tempdir().unwrap();
+        let systemd = Systemd::new(notify_dir.path());
+        let child = spawn(&env.config(), &notify_dir.path().join("daemon.log"), &[("NOTIFY_SOCKET", &systemd.path)], &[]);
+        systemd.expect("READY=1");
+        // Every shipped session counts as new again: left alone, the example would dream.
+        let status = env.json(&["status"]);
+        let sessions = &status["sessions"];
+        let new = sessions["new_finished"].as_u64().unwrap() + sessions["new_in_progress"].as_u64().unwrap();
+        assert_eq!(new, 4, "round {round}: {sessions}");
+        let id = env.json(&["dream", "--force"])["job"]["id"].as_i64().unwrap();
+        assert_eq!(env.wait_settled(id)["status"], "applied", "round {round}");
+        assert_ne!(tree(env.path()), shipped, "round {round}: the dream changed the example");
+        assert!(env.path().join("memory/insights.md").exists());
+        stop(child);
+
+        let out = Command::new(env.path().join("reset.sh")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(tree(env.path()), shipped, "round {round}: reset.sh restores the example exactly");
+    }
+}

@@ -27,6 +27,15 @@ fn reference_config_parses() {
 }
 
 #[test]
+fn the_container_config_puts_memory_and_state_on_volumes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/container.yaml");
+    let c = Config::from_yaml_in(&std::fs::read_to_string(&path).unwrap(), &path, &ServiceDirs::default()).unwrap();
+    assert_eq!(c.agent.memory_dir, PathBuf::from("/memory"));
+    assert_eq!(c.state_dir, PathBuf::from("/var/lib/dreamd"));
+    assert_eq!(c.socket_path(), PathBuf::from("/var/lib/dreamd/dreamd.sock"));
+}
+
+#[test]
 fn unknown_key_is_located() {
     let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  auto_aply: true\n").unwrap_err();
     assert_eq!(e.line, Some(4), "{e}");
