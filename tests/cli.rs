@@ -42,6 +42,28 @@ fn a_dream_the_gate_refuses_says_why_hints_force_and_exits_3() {
     assert_no_http(&err);
 }
 
+/// Opens the FIFO the engine waits on, so no engine outlives a failed test.
+struct Release(std::path::PathBuf);
+
+impl Release {
+    /// Let the engine finish (waits for it to be listening).
+    fn now(self) {
+        std::fs::write(&self.0, "go").unwrap();
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking: if nobody reads, nobody is waiting.
+        let f = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&self.0);
+        if let Ok(mut f) = f {
+            let _ = f.write_all(b"go");
+        }
+    }
+}
+
 #[test]
 fn a_request_during_a_dream_is_folded_into_it_and_is_not_an_error() {
     let env = Env::quickstart("");
@@ -54,6 +76,7 @@ fn a_request_during_a_dream_is_folded_into_it_and_is_not_an_error() {
         gate.display()
     ));
     let _d = env.start();
+    let release = Release(gate.clone());
     let id = env.dream();
     for args in [&["dream"][..], &["dream", "--force"]] {
         let out = env.cli(args);
@@ -64,7 +87,7 @@ fn a_request_during_a_dream_is_folded_into_it_and_is_not_an_error() {
     }
     let json = env.json(&["dream"]);
     assert_eq!((json["folded"].as_bool(), json["job"]["id"].as_i64()), (Some(true), Some(id)), "{json}");
-    std::fs::write(&gate, "go").unwrap();
+    release.now();
     env.wait_settled(id);
 }
 

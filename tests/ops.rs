@@ -36,17 +36,37 @@ impl Systemd {
     }
 }
 
-fn spawn(config: &Path, log: &Path, envs: &[(&str, &Path)], extra: &[&str]) -> Child {
+/// A daemon that is killed if the test ends early (a failed assertion), so none outlives it.
+struct Running(Option<Child>);
+
+impl Running {
+    fn pid(&self) -> i32 {
+        self.0.as_ref().map_or(0, |c| c.id() as i32)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(config: &Path, log: &Path, envs: &[(&str, &Path)], extra: &[&str]) -> Running {
     let mut cmd = Command::new(BIN);
     cmd.args(["run", "--config"]).arg(config).args(extra);
     cmd.stdout(Stdio::null()).stderr(std::fs::File::create(log).unwrap()).env_remove("RUST_LOG").env_remove("NO_COLOR");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.spawn().unwrap()
+    Running(Some(cmd.spawn().unwrap()))
 }
 
-fn stop(mut child: Child) {
+/// SIGTERM, and a clean exit.
+fn stop(mut daemon: Running) {
+    let mut child = daemon.0.take().unwrap();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
 }
@@ -68,7 +88,7 @@ fn ready_only_once_serving_then_watchdog_pings_and_stopping() {
     // WatchdogSec=0.2s: pings at half that, for as long as the daemon serves.
     systemd.expect("WATCHDOG=1");
     systemd.expect("WATCHDOG=1");
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.pid(), libc::SIGTERM) };
     systemd.expect("STOPPING=1");
     stop(child);
 }
