@@ -27,4 +27,5 @@ pub mod state;
 pub mod status;
 pub mod store;
 pub mod trigger;
+pub mod untrusted;
 pub mod watch;
