@@ -114,6 +114,9 @@ pub struct EngineConfig {
     /// Command engine: environment variables passed through (the environment is otherwise
     /// cleared; e.g. an API key the engine needs).
     pub pass_env: Vec<String>,
+    /// Command engine: it may write only inside its work directory (Landlock, Linux 5.13+;
+    /// where the kernel lacks it, the job log says so and the job runs unconfined).
+    pub confine_writes: bool,
 }
 
 impl Default for EngineConfig {
@@ -129,6 +132,7 @@ impl Default for EngineConfig {
             max_output_files: 10_000,
             max_log_lines: 1_000,
             pass_env: Vec::new(),
+            confine_writes: true,
         }
     }
 }

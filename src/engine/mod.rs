@@ -85,6 +85,7 @@ impl Engine {
                     max_log_lines: e.max_log_lines,
                 },
                 pass_env: e.pass_env.clone(),
+                confine_writes: e.confine_writes,
             }),
         }
     }

@@ -7,6 +7,7 @@
 //! (`crate::report::protocol`). The live store is never handed to it: not as a path, not as the
 //! cwd, not through the environment. The protocol is documented in `docs/engine-protocol.md`.
 
+mod confine;
 mod output;
 mod process;
 mod workdir;
@@ -42,6 +43,8 @@ pub struct CommandEngine {
     pub limits: Limits,
     /// Variables passed through from dreamd's environment (which is otherwise not).
     pub pass_env: Vec<String>,
+    /// Let the engine write only inside its work directory (Landlock, where the kernel has it).
+    pub confine_writes: bool,
 }
 
 /// Variables every engine gets from dreamd's environment; nothing else leaks unless configured.
@@ -68,6 +71,7 @@ impl CommandEngine {
                 work.sessions_copied
             ),
         );
+        let confine = self.confine_writes && self.confinement_available(events);
         let spec = process::Spec {
             program,
             args,
@@ -76,6 +80,7 @@ impl CommandEngine {
             max_file_bytes: self.limits.max_output_bytes,
             timeout: self.timeout,
             max_log_lines: self.limits.max_log_lines,
+            confine_writes_to: confine.then(|| work.root()),
         };
         let run = process::run(&spec, &input.cancel, events).await?;
         match run.outcome {
@@ -88,6 +93,20 @@ impl CommandEngine {
         let price = self.price;
         // The report's warnings reach the job log through the runner, like the built-in engine's.
         tokio::task::spawn_blocking(move || finish(&input, &work, limits, price)).await?
+    }
+
+    /// Whether Landlock can confine writes here; says so in the job log either way.
+    fn confinement_available(&self, events: &dyn EventSink) -> bool {
+        match confine::kernel_abi() {
+            Some(abi) => {
+                events.emit("info", format!("engine writes confined to its work directory (Landlock ABI {abi})"));
+                true
+            }
+            None => {
+                events.emit("warning", "Landlock is not available on this kernel: the engine can write wherever dreamd's user can".into());
+                false
+            }
+        }
     }
 
     fn environment(&self, work: &WorkDir, input: &DreamInput) -> Vec<(OsString, OsString)> {

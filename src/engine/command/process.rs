@@ -31,6 +31,8 @@ pub struct Spec<'a> {
     pub max_file_bytes: u64,
     pub timeout: Duration,
     pub max_log_lines: usize,
+    /// Allow writes beneath this directory only (Landlock), when set.
+    pub confine_writes_to: Option<&'a Path>,
 }
 
 #[derive(Debug)]
@@ -91,11 +93,21 @@ pub async fn run(spec: &Spec<'_>, cancel: &CancellationToken, events: &dyn Event
         .process_group(0)
         .kill_on_drop(true);
     let limit = libc::rlimit { rlim_cur: spec.max_file_bytes as libc::rlim_t, rlim_max: spec.max_file_bytes as libc::rlim_t };
-    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit, no allocation.
+    let mut ruleset = match spec.confine_writes_to {
+        Some(dir) => Some(super::confine::writes_only_beneath(dir).context("cannot set up the Landlock ruleset")?),
+        None => None,
+    };
+    // SAFETY: between fork and exec only async-signal-safe calls without allocation:
+    // setrlimit, prctl and landlock_restrict_self (the ruleset was built before the fork).
     unsafe {
         cmd.pre_exec(move || {
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(r) = ruleset.take() {
+                if r.restrict_self().is_err() {
+                    return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+                }
             }
             Ok(())
         });

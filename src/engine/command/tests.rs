@@ -6,6 +6,7 @@ use crate::memory::PinRules;
 use crate::sessions::Transcript;
 use crate::store::{MemoryFile, Store};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Mutex;
 
 const COPY: &str = r#"cp -R "$DREAMD_INPUT_DIR"/. "$DREAMD_OUTPUT_DIR"/ && chmod -R u+w "$DREAMD_OUTPUT_DIR""#;
@@ -17,6 +18,7 @@ fn engine(script: &str) -> CommandEngine {
         timeout: Duration::from_secs(120),
         limits: Limits { max_output_bytes: 1 << 20, max_output_files: 100, max_log_lines: 100 },
         pass_env: Vec::new(),
+        confine_writes: true,
     }
 }
 
@@ -361,4 +363,47 @@ async fn a_report_explains_the_changes_and_states_the_cost() {
     assert_eq!(out.report.changes[0].successor.as_ref().map(|s| s.file.as_str()), Some("sub/b.md"));
     assert_eq!(out.report.warnings.len(), 1);
     assert_eq!(out.report.warnings[0].message, "unknown field changes.0.extra ignored");
+}
+
+/// Issue 8: the engine "can write anywhere, including the live store". With Landlock it can
+/// write only inside its work directory, even as root.
+#[tokio::test]
+async fn it_cannot_write_outside_its_work_directory() {
+    if confine::kernel_abi().is_none() {
+        eprintln!("SKIPPED it_cannot_write_outside_its_work_directory: this kernel has no Landlock");
+        return;
+    }
+    let live = tempfile::tempdir().unwrap();
+    let memory = live.path().join("MEMORY.md");
+    std::fs::write(&memory, "- the live store\n").unwrap();
+    let script = |live: &Path| {
+        format!(
+            r#"echo evil >> "{0}/MEMORY.md"; echo "append $?"
+            touch "{0}/planted.md"; echo "create $?"
+            rm -f "{0}/MEMORY.md"; echo "remove $?"
+            echo fine > /dev/null; echo "devnull $?"
+            echo via-proc > /dev/stderr; echo "devstderr $?"
+            echo scratch > "$TMPDIR/x" && echo "scratch $?"
+            {COPY}"#,
+            live.display()
+        )
+    };
+    let s = sink();
+    let out = engine(&script(live.path())).dream(store_input(), &s).await.unwrap();
+    let status: BTreeMap<String, String> =
+        s.lines("stdout").iter().filter_map(|l| l.split_once(' ')).map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    for op in ["append", "create", "remove"] {
+        assert_ne!(status[op], "0", "{op} outside the work directory succeeded: {status:?}");
+    }
+    assert_eq!((status["devnull"].as_str(), status["scratch"].as_str(), status["devstderr"].as_str()), ("0", "0", "0"));
+    assert_eq!(std::fs::read_to_string(&memory).unwrap(), "- the live store\n");
+    assert!(!live.path().join("planted.md").exists());
+    assert!(out.candidate.files.contains_key("a.md"));
+    assert!(s.lines("info").iter().any(|l| l.starts_with("engine writes confined to its work directory (Landlock ABI")));
+
+    // The same engine unconfined does what the issue saw: so the check above can fail.
+    let mut e = engine(&script(live.path()));
+    e.confine_writes = false;
+    e.dream(store_input(), &sink()).await.unwrap();
+    assert!(live.path().join("planted.md").exists());
 }

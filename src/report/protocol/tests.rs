@@ -143,7 +143,7 @@ fn the_documented_example_parses() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/engine-protocol.md")).unwrap();
     let start = doc.find("```json\n").expect("docs/engine-protocol.md has a ```json example") + 8;
     let end = start + doc[start..].find("```").unwrap();
-    let parsed = parse(doc[start..end].as_bytes(), MAX).unwrap();
+    let parsed = parse(&doc.as_bytes()[start..end], MAX).unwrap();
     assert!(parsed.unknown_fields.is_empty(), "{:?}", parsed.unknown_fields);
     assert!(!parsed.report.changes.is_empty() && parsed.report.cost_usd.is_some());
 }
