@@ -82,12 +82,22 @@ impl CommandEngine {
             max_log_lines: self.limits.max_log_lines,
             confine_writes_to: confine.then(|| work.root()),
         };
-        let run = process::run(&spec, &input.cancel, events).await?;
-        match run.outcome {
-            Outcome::Exited(status) if status.success() => {}
-            Outcome::Exited(status) => bail!("{}", failure(status, self.limits.max_output_bytes, &run.stderr_tail)),
-            Outcome::TimedOut => bail!("the engine command did not finish within {:?}; its process group was killed", self.timeout),
-            Outcome::Canceled => return Err(Canceled.into()),
+        let run = process::run(&spec, &input.cancel, events).await;
+        let failed = match run {
+            Ok(r) => match r.outcome {
+                Outcome::Exited(status) if status.success() => None,
+                Outcome::Exited(status) => Some(anyhow::anyhow!("{}", failure(status, self.limits.max_output_bytes, &r.stderr_tail))),
+                Outcome::TimedOut => {
+                    Some(anyhow::anyhow!("the engine command did not finish within {:?}; its process group was killed", self.timeout))
+                }
+                Outcome::Canceled => Some(Canceled.into()),
+            },
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            // Removing the copies is blocking work too.
+            let _ = tokio::task::spawn_blocking(move || drop(work)).await;
+            return Err(e);
         }
         let limits = self.limits;
         let price = self.price;

@@ -191,6 +191,11 @@ struct Log {
 
 impl Log {
     fn line(&mut self, line: Line, events: &dyn EventSink) {
+        let full = self.logged >= self.max;
+        if full && line.stream == Stream::Stdout {
+            self.dropped += 1; // counted, not formatted: a flood costs little
+            return;
+        }
         let mut text = untrusted::log_line(&String::from_utf8_lossy(&line.bytes), LOG_LINE_CHARS);
         if line.cut && !text.ends_with('…') {
             text.push('…');
@@ -201,7 +206,7 @@ impl Log {
             }
             self.tail.push_back(untrusted::log_line(&text, 200));
         }
-        if self.logged >= self.max {
+        if full {
             self.dropped += 1;
             return;
         }
