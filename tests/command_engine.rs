@@ -100,3 +100,51 @@ fn landlock_available() -> bool {
     // SAFETY: the version query of landlock_create_ruleset takes no pointer.
     unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) >= 1 }
 }
+
+/// The engine does not outlive a daemon killed mid-dream (SIGKILL: no destructor runs).
+#[test]
+fn the_engine_dies_with_a_killed_daemon() {
+    let env = Env::quickstart("engine:\n  kind: command\n  command: [\"sh\", \"-c\", \"echo ready; exec sleep 1000\"]\n");
+    let mut d = env.start();
+    let id = env.dream();
+    // Follow the job's log until the engine says it is up.
+    let mut follow = std::process::Command::new(common::BIN)
+        .args(["log", &id.to_string(), "--follow", "--json", "--config"])
+        .arg(env.config())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let ready = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .any(|l| serde_json::from_str::<Value>(&l).is_ok_and(|e| e["kind"] == "stdout" && e["message"] == "ready"));
+    assert!(ready, "the engine never said ready");
+    let engine = children_of(d.pid());
+    assert_eq!(engine.len(), 1, "one engine process: {engine:?}");
+    // SAFETY: pidfd_open of a live child of the daemon; checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, engine[0], 0) } as i32;
+    assert!(fd >= 0);
+    d.signal(libc::SIGKILL);
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd; bounded wait for the engine's exit.
+    let ended = unsafe { libc::poll(&mut p, 1, 10_000) } == 1;
+    // SAFETY: cleanup of processes this test started.
+    unsafe {
+        libc::kill(engine[0], libc::SIGKILL);
+        libc::close(fd);
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let _ = d.child.take().map(|mut c| c.wait());
+    assert!(ended, "engine {} outlived the killed daemon", engine[0]);
+}
+
+/// Child processes of `pid`, from /proc (every thread's list).
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(list.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+    }
+    out
+}

@@ -86,6 +86,7 @@ impl Engine {
                 },
                 pass_env: e.pass_env.clone(),
                 confine_writes: e.confine_writes,
+                work_parent: Some(config.state_dir.join("engine")),
             }),
         }
     }

@@ -45,6 +45,8 @@ pub struct CommandEngine {
     pub pass_env: Vec<String>,
     /// Let the engine write only inside its work directory (Landlock, where the kernel has it).
     pub confine_writes: bool,
+    /// Where work directories are made (`STATE_DIR/engine`); None: the system temp directory.
+    pub work_parent: Option<std::path::PathBuf>,
 }
 
 /// Variables every engine gets from dreamd's environment; nothing else leaks unless configured.
@@ -55,12 +57,16 @@ impl CommandEngine {
     pub async fn dream(&self, input: DreamInput, events: &dyn EventSink) -> Result<DreamOutput> {
         let (program, args) = self.argv.split_first().context("engine.command is empty")?;
         // Copies are blocking file work: off the async workers.
+        let parent = self.work_parent.clone();
         let (input, work) = tokio::task::spawn_blocking(move || {
-            let work = WorkDir::prepare(&input);
+            let work = WorkDir::prepare(&input, parent.as_deref());
             (input, work)
         })
         .await?;
         let work = work.context("cannot prepare the command engine's work directory")?;
+        if work.stale_removed > 0 {
+            events.emit("info", format!("removed {} work directory(ies) left by an interrupted dream", work.stale_removed));
+        }
         events.emit(
             "info",
             format!(

@@ -97,10 +97,16 @@ pub async fn run(spec: &Spec<'_>, cancel: &CancellationToken, events: &dyn Event
         Some(dir) => Some(super::confine::writes_only_beneath(dir).context("cannot set up the Landlock ruleset")?),
         None => None,
     };
+    // SAFETY: getpid has no preconditions.
+    let daemon = unsafe { libc::getpid() };
     // SAFETY: between fork and exec only async-signal-safe calls without allocation:
-    // setrlimit, prctl and landlock_restrict_self (the ruleset was built before the fork).
+    // prctl, getppid, setrlimit and landlock_restrict_self (the ruleset was built before the fork).
     unsafe {
         cmd.pre_exec(move || {
+            // If dreamd dies without killing the group (SIGKILL, a crash), the engine dies too.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != daemon {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -19,6 +19,7 @@ fn engine(script: &str) -> CommandEngine {
         limits: Limits { max_output_bytes: 1 << 20, max_output_files: 100, max_log_lines: 100 },
         pass_env: Vec::new(),
         confine_writes: true,
+        work_parent: None,
     }
 }
 
@@ -406,4 +407,26 @@ async fn it_cannot_write_outside_its_work_directory() {
     e.confine_writes = false;
     e.dream(store_input(), &sink()).await.unwrap();
     assert!(live.path().join("planted.md").exists());
+}
+
+/// Work directories live under the configured parent; one left by a daemon that died mid-dream
+/// is removed by the next dream, and nothing else there is touched.
+#[tokio::test]
+async fn work_directories_of_interrupted_dreams_are_removed() {
+    let parent = tempfile::tempdir().unwrap();
+    let stale = parent.path().join("dreamd-engine-old/input");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("a.md"), "x").unwrap();
+    std::fs::set_permissions(&stale, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    std::fs::write(parent.path().join("keep.txt"), "not ours").unwrap();
+    let mut e = engine(&format!(r#"{COPY} && echo "work $DREAMD_WORK_DIR""#));
+    e.work_parent = Some(parent.path().to_path_buf());
+    let s = sink();
+    e.dream(store_input(), &s).await.unwrap();
+    let work = s.lines("stdout").iter().find_map(|l| l.strip_prefix("work ").map(str::to_string)).unwrap();
+    assert!(Path::new(&work).starts_with(parent.path()), "{work}");
+    assert!(!Path::new(&work).exists(), "its own work directory is removed after the run");
+    assert!(s.lines("info").contains(&"removed 1 work directory(ies) left by an interrupted dream".to_string()));
+    let left: Vec<String> = std::fs::read_dir(parent.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(left, vec!["keep.txt"]);
 }

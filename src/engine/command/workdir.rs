@@ -1,5 +1,8 @@
 //! The engine's private work directory: read-only copies in, an empty output, scratch space.
 //!
+//! Work directories live in `STATE_DIR/engine/` (one dreamd per state directory, one dream at a
+//! time), so one left behind by a daemon that died mid-dream is removed by the next dream.
+//!
 //! ```text
 //! WORK/            cwd and HOME, mode 0700
 //!   input/         copy of the store: files 0444, directories 0555
@@ -14,7 +17,7 @@ use anyhow::{Context, Result};
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub struct WorkDir {
@@ -26,14 +29,34 @@ pub struct WorkDir {
     pub tmp: PathBuf,
     /// Transcripts copied (those whose files could be read).
     pub sessions_copied: usize,
+    /// Work directories of interrupted runs removed before this one was made.
+    pub stale_removed: usize,
 }
+
+const PREFIX: &str = "dreamd-engine-";
 
 const READ_ONLY_FILE: u32 = 0o444;
 const READ_ONLY_DIR: u32 = 0o555;
 
 impl WorkDir {
-    pub fn prepare(input: &DreamInput) -> Result<WorkDir> {
-        let root = tempfile::Builder::new().prefix("dreamd-engine-").tempdir().context("cannot create a work directory")?;
+    /// A fresh work directory in `parent` (created 0700 if missing; the system temp directory
+    /// when None), after removing what earlier runs left there.
+    pub fn prepare(input: &DreamInput, parent: Option<&Path>) -> Result<WorkDir> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(PREFIX);
+        let (root, stale_removed) = match parent {
+            Some(parent) => {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                let stale = remove_stale(parent);
+                (builder.tempdir_in(parent), stale)
+            }
+            None => (builder.tempdir(), 0),
+        };
+        let root = root.context("cannot create a work directory")?;
         let p = root.path();
         let mut w = WorkDir {
             input: p.join("input"),
@@ -43,6 +66,7 @@ impl WorkDir {
             tmp: p.join("tmp"),
             root,
             sessions_copied: 0,
+            stale_removed,
         };
         for d in [&w.input, &w.sessions, &w.output, &w.tmp] {
             fs::create_dir(d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -162,6 +186,20 @@ fn make_read_only(dir: &Path) -> Result<()> {
         }
     }
     fs::set_permissions(dir, Permissions::from_mode(READ_ONLY_DIR)).with_context(|| format!("cannot protect {}", dir.display()))
+}
+
+/// Remove the work directories in `parent` (only ours: named with the prefix, real directories).
+fn remove_stale(parent: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let is_ours = entry.file_name().to_str().is_some_and(|n| n.starts_with(PREFIX)) && entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_ours {
+            make_writable(&entry.path());
+            removed += usize::from(fs::remove_dir_all(entry.path()).is_ok());
+        }
+    }
+    removed
 }
 
 /// Every directory under `dir` owner-writable again (symlinks are not followed).
