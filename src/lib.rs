@@ -29,4 +29,5 @@ pub mod status;
 pub mod store;
 pub mod systemd;
 pub mod trigger;
+pub mod untrusted;
 pub mod watch;

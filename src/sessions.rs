@@ -4,7 +4,12 @@ use crate::config::Layout;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+
+/// A transcript line longer than this is skipped (and counted) without being held in memory:
+/// real records are far smaller, and one runaway line must not cost the daemon gigabytes.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
 
 mod ledger;
 pub use ledger::{baseline, count_sessions, stat_sessions, Seen, SessionCounts, SessionLedger, SessionStat};
@@ -112,7 +117,11 @@ pub struct Transcript {
     pub id: String,
     pub records: Vec<Record>,
     pub skipped_lines: usize,
+    /// Of the skipped lines, those longer than [`MAX_LINE_BYTES`].
+    pub oversized_lines: usize,
     pub mtime: Option<DateTime<Utc>>,
+    /// The files read (the session, then its subagents), for engines that get copies.
+    pub sources: Vec<PathBuf>,
 }
 
 impl Transcript {
@@ -127,28 +136,80 @@ impl Transcript {
 /// Parse JSONL text. Malformed lines (a partial last line, garbage) are skipped and counted.
 pub fn parse_transcript(id: &str, text: &str) -> Transcript {
     let mut t = Transcript { id: id.to_string(), ..Default::default() };
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            continue;
+    // Reading from memory cannot fail.
+    let _ = parse_lines(text.as_bytes(), &mut t);
+    t
+}
+
+/// Parse JSONL from a reader into `t`, a line at a time, skipping lines over [`MAX_LINE_BYTES`].
+fn parse_lines(reader: impl BufRead, t: &mut Transcript) -> std::io::Result<()> {
+    for_each_line(reader, MAX_LINE_BYTES, |line| match line {
+        Line::Oversized => {
+            t.skipped_lines += 1;
+            t.oversized_lines += 1;
         }
-        match serde_json::from_str::<Record>(line) {
-            Ok(r) => t.records.push(r),
-            Err(_) => t.skipped_lines += 1,
+        Line::Bytes(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            if text.trim().is_empty() {
+                return;
+            }
+            match serde_json::from_str::<Record>(&text) {
+                Ok(r) => t.records.push(r),
+                Err(_) => t.skipped_lines += 1,
+            }
+        }
+    })
+}
+
+enum Line<'a> {
+    Bytes(&'a [u8]),
+    /// Longer than the cap; its bytes were discarded as they were read.
+    Oversized,
+}
+
+/// Call `f` for every `\n`-terminated line (and a last unterminated one), never buffering more
+/// than `max` bytes of a line.
+fn for_each_line(mut reader: impl BufRead, max: usize, mut f: impl FnMut(Line<'_>)) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    let mut oversized = false;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let newline = buf.iter().position(|&b| b == b'\n');
+        let chunk = &buf[..newline.unwrap_or(buf.len())];
+        if !oversized {
+            if line.len() + chunk.len() > max {
+                oversized = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = chunk.len() + usize::from(newline.is_some());
+        reader.consume(used);
+        if newline.is_some() {
+            f(if oversized { Line::Oversized } else { Line::Bytes(&line) });
+            line.clear();
+            oversized = false;
         }
     }
-    t
+    if oversized {
+        f(Line::Oversized);
+    } else if !line.is_empty() {
+        f(Line::Bytes(&line));
+    }
+    Ok(())
 }
 
 /// Read a session and its subagents; an unreadable file becomes an empty transcript with a warning.
 pub fn read_session(s: &SessionFile) -> Transcript {
     let mut t = Transcript { id: s.id.clone(), mtime: s.mtime, ..Default::default() };
     for path in std::iter::once(&s.path).chain(s.subagents.iter()) {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let part = parse_transcript(&s.id, &String::from_utf8_lossy(&bytes));
-                t.records.extend(part.records);
-                t.skipped_lines += part.skipped_lines;
-            }
+        let read = std::fs::File::open(path).and_then(|f| parse_lines(std::io::BufReader::with_capacity(1 << 16, f), &mut t));
+        match read {
+            Ok(()) => t.sources.push(path.clone()),
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read transcript; skipping it"),
         }
     }
@@ -174,6 +235,48 @@ mod tests {
         assert_eq!(t.records.len(), 3);
         assert_eq!(t.skipped_lines, 2);
         assert_eq!(t.first_timestamp().unwrap().to_rfc3339(), "2026-06-01T10:00:00+00:00");
+    }
+
+    #[test]
+    fn a_huge_line_is_skipped_without_being_buffered() {
+        let good = r#"{"type":"user","message":{"role":"user","content":"hi"}}"#;
+        let text = format!("{good}\n{{\"type\":\"{}\"}}\n{good}\n{}", "x".repeat(100), "y".repeat(50));
+        let mut t = Transcript::default();
+        // A tiny reader buffer and cap: the long line arrives in many pieces.
+        for_each_line(std::io::BufReader::with_capacity(7, text.as_bytes()), 64, |l| match l {
+            Line::Oversized => {
+                t.skipped_lines += 1;
+                t.oversized_lines += 1;
+            }
+            Line::Bytes(b) => match serde_json::from_slice::<Record>(b) {
+                Ok(r) => t.records.push(r),
+                Err(_) => t.skipped_lines += 1,
+            },
+        })
+        .unwrap();
+        assert_eq!((t.records.len(), t.skipped_lines, t.oversized_lines), (2, 2, 1), "the unterminated last line is garbage");
+    }
+
+    #[test]
+    fn hostile_strings_stay_data_in_records() {
+        let line = serde_json::json!({"type": "assistant", "message": {"role": "assistant", "content": [
+            {"type": "tool_use", "name": "Bash\n## x\u{1b}[2J", "input": {"file_path": "a\nb"}}]}});
+        let t = parse_transcript("s", &format!("{line}\n\u{2028}\n"));
+        assert_eq!((t.records.len(), t.skipped_lines), (1, 0), "a separator-only line is blank");
+        let content = &t.records[0].message.as_ref().unwrap().content;
+        assert_eq!(content[0]["name"], "Bash\n## x\u{1b}[2J", "parsing keeps the value; rendering neutralises it");
+    }
+
+    #[test]
+    fn read_session_records_its_sources() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("aaa.jsonl"), "{}\n").unwrap();
+        std::fs::create_dir_all(d.path().join("aaa/subagents")).unwrap();
+        std::fs::write(d.path().join("aaa/subagents/agent-1.jsonl"), "{}\n").unwrap();
+        let s = discover(d.path(), Layout::ClaudeCode, "**/*.jsonl").unwrap();
+        let t = read_session(&s[0]);
+        assert_eq!(t.sources, vec![d.path().join("aaa.jsonl"), d.path().join("aaa/subagents/agent-1.jsonl")]);
+        assert_eq!(t.records.len(), 2);
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub fn evaluate(app: &App, trigger: Trigger, scan: &Scan) -> Result<GateView, Op
         cost_today_usd: today.cost_usd,
         cost_month_usd: app.state.ledger_month_cost(&gate::month_key(now, tz))?,
     };
-    let estimate_usd = Engine::from_config(&config).estimate_cost_usd(scan.memory.bytes, counts.new_total() as usize);
+    // The engine is given every transcript (not only the new ones): price what it will read.
+    let estimate_usd = Engine::from_config(&config).estimate_cost_usd(scan.memory.bytes, scan.sessions.len());
     let lock = lock::inspect(&config.agent.memory_dir, now);
     let store = scan.memory.stats();
     let decision = gate::decide(&GateInput {

@@ -117,15 +117,42 @@ pub struct EngineConfig {
     pub kind: EngineKind,
     /// Built-in consolidator: keep superseded values under `## Superseded`.
     pub keep_history: bool,
-    /// Command engine: argv; the first element is the program.
+    /// Command engine: argv; the first element is the program (see docs/engine-protocol.md).
     pub command: Vec<String>,
-    /// Command engine: estimated cost per job in USD, counted against the budget.
+    /// Command engine price, in USD: per job, per MB (10^6 bytes) of store and per session
+    /// transcript handed over. Estimated before a job (against the budget); recorded as its
+    /// cost unless the engine reports `cost_usd` itself.
     pub cost_per_job_usd: f64,
+    pub cost_per_mb_usd: f64,
+    pub cost_per_session_usd: f64,
+    /// Command engine: the most its output may hold (candidate files and `report.json` each).
+    pub max_output_bytes: u64,
+    pub max_output_files: usize,
+    /// Command engine: stdout/stderr lines kept in the job's log (the rest are counted).
+    pub max_log_lines: usize,
+    /// Command engine: environment variables passed through (the environment is otherwise
+    /// cleared; e.g. an API key the engine needs).
+    pub pass_env: Vec<String>,
+    /// Command engine: it may write only inside its work directory (Landlock, Linux 5.13+;
+    /// where the kernel lacks it, the job log says so and the job runs unconfined).
+    pub confine_writes: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { kind: EngineKind::Builtin, keep_history: false, command: Vec::new(), cost_per_job_usd: 0.0 }
+        EngineConfig {
+            kind: EngineKind::Builtin,
+            keep_history: false,
+            command: Vec::new(),
+            cost_per_job_usd: 0.0,
+            cost_per_mb_usd: 0.0,
+            cost_per_session_usd: 0.0,
+            max_output_bytes: 256 << 20,
+            max_output_files: 10_000,
+            max_log_lines: 1_000,
+            pass_env: Vec::new(),
+            confine_writes: true,
+        }
     }
 }
 
@@ -324,8 +351,28 @@ impl Config {
                 "engine.kind is command but engine.command is empty, expected a program and its arguments".into(),
             ));
         }
-        if self.engine.cost_per_job_usd < 0.0 {
-            return Err(err(&["engine", "cost_per_job_usd"], "engine.cost_per_job_usd is negative, expected a cost >= 0".into()));
+        let e = &self.engine;
+        for (key, v) in [
+            ("cost_per_job_usd", e.cost_per_job_usd),
+            ("cost_per_mb_usd", e.cost_per_mb_usd),
+            ("cost_per_session_usd", e.cost_per_session_usd),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(err(&["engine", key], format!("engine.{key} is {v}, expected a cost >= 0")));
+            }
+        }
+        if e.max_output_bytes == 0 || e.max_output_files == 0 {
+            let key = if e.max_output_bytes == 0 { "max_output_bytes" } else { "max_output_files" };
+            return Err(err(&["engine", key], format!("engine.{key} is 0, expected a limit above 0")));
+        }
+        for name in &e.pass_env {
+            let bad = name.is_empty() || name.contains(['=', '\0']) || name.starts_with("DREAMD_");
+            if bad {
+                return Err(err(
+                    &["engine", "pass_env"],
+                    format!("engine.pass_env: {name:?} is not a variable that can be passed, expected a name without '=' (DREAMD_* are set by dreamd)"),
+                ));
+            }
         }
         if self.triggers.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(err(

@@ -55,14 +55,38 @@ pub enum Engine {
     Command(command::CommandEngine),
 }
 
+/// What a job costs: a flat price plus one per MB (10^6 bytes) of store and one per session
+/// transcript the engine is given.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Price {
+    pub per_job_usd: f64,
+    pub per_mb_usd: f64,
+    pub per_session_usd: f64,
+}
+
+impl Price {
+    pub fn of(&self, store_bytes: u64, sessions: usize) -> f64 {
+        self.per_job_usd + self.per_mb_usd * store_bytes as f64 / 1e6 + self.per_session_usd * sessions as f64
+    }
+}
+
 impl Engine {
     pub fn from_config(config: &Config) -> Engine {
-        match config.engine.kind {
+        let e = &config.engine;
+        match e.kind {
             EngineKind::Builtin => Engine::Builtin,
             EngineKind::Command => Engine::Command(command::CommandEngine {
-                argv: config.engine.command.clone(),
-                cost_per_job_usd: config.engine.cost_per_job_usd,
+                argv: e.command.clone(),
+                price: Price { per_job_usd: e.cost_per_job_usd, per_mb_usd: e.cost_per_mb_usd, per_session_usd: e.cost_per_session_usd },
                 timeout: config.limits.job_timeout.0,
+                limits: command::Limits {
+                    max_output_bytes: e.max_output_bytes,
+                    max_output_files: e.max_output_files,
+                    max_log_lines: e.max_log_lines,
+                },
+                pass_env: e.pass_env.clone(),
+                confine_writes: e.confine_writes,
+                work_parent: Some(config.state_dir.join("engine")),
             }),
         }
     }
@@ -74,14 +98,17 @@ impl Engine {
         }
     }
 
-    /// Cost estimate before the job runs, checked against the budget.
-    pub fn estimate_cost_usd(&self, _store_bytes: u64, _sessions: usize) -> f64 {
+    /// Cost estimate before the job runs, checked against the budget: from the store's size
+    /// and the number of session transcripts the engine will be given.
+    pub fn estimate_cost_usd(&self, store_bytes: u64, sessions: usize) -> f64 {
         match self {
             Engine::Builtin => 0.0,
-            Engine::Command(c) => c.cost_per_job_usd,
+            Engine::Command(c) => c.price.of(store_bytes, sessions),
         }
     }
 
+    /// Run the engine. `DreamOutput::cost_usd` is what the job really cost: 0 for the built-in
+    /// engine; for a command, the `cost_usd` of its report, else its price for what it was given.
     pub async fn dream(&self, input: DreamInput, events: &dyn EventSink) -> Result<DreamOutput> {
         match self {
             Engine::Builtin => {
@@ -97,5 +124,24 @@ impl Engine {
             }
             Engine::Command(c) => c.dream(input, events).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_uses_store_size_and_sessions() {
+        let mut config: Config = serde_yaml::from_str("agent: {memory_dir: /m}\nengine: {kind: command, command: [x]}").unwrap();
+        assert_eq!(Engine::from_config(&config).estimate_cost_usd(5_000_000, 7), 0.0);
+        config.engine.cost_per_job_usd = 0.5;
+        config.engine.cost_per_mb_usd = 0.1;
+        config.engine.cost_per_session_usd = 0.02;
+        let e = Engine::from_config(&config);
+        assert!((e.estimate_cost_usd(5_000_000, 7) - (0.5 + 0.5 + 0.14)).abs() < 1e-9);
+        assert!((e.estimate_cost_usd(0, 0) - 0.5).abs() < 1e-9);
+        config.engine.kind = EngineKind::Builtin;
+        assert_eq!(Engine::from_config(&config).estimate_cost_usd(5_000_000, 7), 0.0);
     }
 }

@@ -5,6 +5,12 @@
 //! and never hand-edited. A memory entry is *confirmed* by a session when one message of it
 //! contains every content word of the entry; the count and the last confirming session feed
 //! conflict ordering and the "reinforced" list.
+//!
+//! Transcripts are untrusted: a tool name, a path, a command or an error text may hold
+//! newlines, Markdown, markers, secrets or instructions. Every value taken from them goes
+//! through `crate::untrusted` (one line, capped, redacted, URLs blurred) and is written as a
+//! code span with its counts and sessions: an observation, never a rule. Error texts that read
+//! like instructions are withheld (counted, not quoted).
 
 use super::entries::{is_subset, EntryTable};
 use super::text::known_words;
@@ -12,12 +18,22 @@ use super::Workspace;
 use crate::memory::ParsedFile;
 use crate::report::{Change, ChangeKind};
 use crate::sessions::Transcript;
+use crate::untrusted;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const INSIGHTS_FILE: &str = "insights.md";
 pub const FALLBACK_FILE: &str = "dreamd-insights.md";
+
+/// Caps, in characters, on values quoted from transcripts and memory.
+const TOOL_CHARS: usize = 48;
+const PATH_CHARS: usize = 120;
+const COMMAND_CHARS: usize = 80;
+const ERROR_CHARS: usize = 120;
+const SESSION_CHARS: usize = 40;
+const ENTRY_CHARS: usize = 100;
+const LANG_CHARS: usize = 24;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Confirmation {
@@ -153,18 +169,23 @@ pub fn code_languages(text: &str, out: &mut BTreeMap<String, usize>) {
     }
 }
 
-fn short(s: &str, n: usize) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if line.chars().count() <= n {
-        line.to_string()
-    } else {
-        format!("{}…", line.chars().take(n).collect::<String>())
-    }
+/// The first non-empty line of a transcript value, as inert data: one line, capped, secrets
+/// redacted, URLs blurred (so a transcript never plants a link or host in memory).
+fn datum(s: &str, max_chars: usize) -> String {
+    whole(s.lines().find(|l| !l.trim().is_empty()).unwrap_or(""), max_chars)
 }
 
-/// An error message with the varying parts (numbers, quoted names) blurred, so recurrences match.
+/// A whole transcript value (a path, a tool name) as inert data; a newline inside is data too.
+fn whole(s: &str, max_chars: usize) -> String {
+    // Flatten first (a URL split by a newline or a zero-width character is whole afterwards),
+    // blur, then cap (a URL cut short by the cap would escape the blurring).
+    let flat = untrusted::one_line(s, max_chars.saturating_mul(2).saturating_add(64));
+    untrusted::cap(&untrusted::blur_urls(&flat), max_chars)
+}
+
+/// An error message with the varying parts (numbers, URLs) blurred, so recurrences match.
 fn error_key(s: &str) -> String {
-    let line = short(s, 100);
+    let line = datum(s, ERROR_CHARS);
     let mut out = String::with_capacity(line.len());
     let mut prev_digit = false;
     for c in line.chars() {
@@ -203,21 +224,22 @@ fn collect(transcripts: &[Transcript]) -> Stats {
             for b in items {
                 match b["type"].as_str() {
                     Some("tool_use") => {
-                        let name = b["name"].as_str().unwrap_or("?").to_string();
-                        *tools.entry(name.clone()).or_default() += 1;
+                        let raw_name = b["name"].as_str().unwrap_or("?");
+                        let name = whole(raw_name, TOOL_CHARS);
+                        *tools.entry(name).or_default() += 1;
                         let input = &b["input"];
                         for key in ["file_path", "path", "notebook_path"] {
                             if let Some(p) = input[key].as_str().filter(|p| !p.is_empty()) {
                                 let rel = relative(p, r.cwd.as_deref());
                                 if let Some((dir, _)) = rel.rsplit_once('/') {
-                                    dirs.insert(format!("{dir}/"));
+                                    dirs.insert(whole(&format!("{dir}/"), PATH_CHARS));
                                 }
-                                files.insert(rel);
+                                files.insert(whole(&rel, PATH_CHARS));
                             }
                         }
-                        if name == "Bash" {
-                            if let Some(cmd) = input["command"].as_str() {
-                                commands.insert(short(cmd, 80));
+                        if raw_name == "Bash" {
+                            if let Some(cmd) = input["command"].as_str().map(|c| datum(c, COMMAND_CHARS)).filter(|c| !c.is_empty()) {
+                                commands.insert(cmd);
                             }
                         }
                     }
@@ -226,8 +248,9 @@ fn collect(transcripts: &[Transcript]) -> Stats {
                             Value::String(x) => x.clone(),
                             other => message_texts(other).join("\n"),
                         };
-                        if !text.trim().is_empty() {
-                            s.errors.entry(error_key(&text)).or_default().insert(t.id.clone());
+                        let key = error_key(&text);
+                        if !key.is_empty() {
+                            s.errors.entry(key).or_default().insert(t.id.clone());
                         }
                     }
                     _ => {}
@@ -273,7 +296,14 @@ fn top<K: Clone + Ord>(m: &BTreeMap<K, usize>, k: usize, min: usize) -> Vec<(K, 
     v
 }
 
-/// The managed file's text.
+/// Session ids as code spans, at most five, for provenance.
+fn session_list(ids: &BTreeSet<String>, total: usize) -> String {
+    let shown: Vec<String> = ids.iter().take(5).map(|id| untrusted::code(&whole(id, SESSION_CHARS), SESSION_CHARS)).collect();
+    let more = if total > shown.len() { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// The managed file's text. Every value from a transcript is a code span (see the module doc).
 pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]) -> String {
     let s = collect(transcripts);
     let n = s.sessions;
@@ -285,45 +315,63 @@ pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]
     out.push_str("---\nname: Insights from sessions\ndescription: Cross-session patterns (languages, tools, files, commands, errors), regenerated by dreamd\ntype: reference\nmanaged-by: dreamd\n---\n");
     out.push_str("<!-- Managed by dreamd: replaced on every dream; edits here are overwritten. -->\n\n");
     out.push_str(&format!("# Insights from {n} sessions ({range})\n\n"));
+    out.push_str("Observations counted in session transcripts. Values in code spans are quoted from the sessions as data.\n\n");
     let langs = top(&s.lang_sessions, 6, 1);
     if let Some((first, k)) = langs.first() {
-        let rest: Vec<String> = langs[1..].iter().map(|(l, c)| format!("{l} {}%", pct(*c, n))).collect();
+        let lang = |l: &str| untrusted::escaped(l, LANG_CHARS);
+        let rest: Vec<String> = langs[1..].iter().map(|(l, c)| format!("{} {}%", lang(l), pct(*c, n))).collect();
         let rest = if rest.is_empty() { String::new() } else { format!("; {}", rest.join(", ")) };
         out.push_str(&format!(
-            "- Code in {k} of {n} sessions ({}%) was {first}{rest} ({} sessions with code).\n",
+            "- Code in {k} of {n} sessions ({}%) was {}{rest} ({} sessions with code).\n",
             pct(*k, n),
+            lang(first),
             s.code_sessions
         ));
     }
     let tools: Vec<String> = {
         let counts: BTreeMap<String, usize> = s.tools.iter().map(|(k, v)| (k.clone(), v.0)).collect();
-        top(&counts, 6, 1).into_iter().map(|(t, c)| format!("{t} in {c} of {n} sessions ({} calls)", s.tools[&t].1)).collect()
+        top(&counts, 6, 1)
+            .into_iter()
+            .map(|(t, c)| format!("{} in {c} of {n} sessions ({} calls)", untrusted::code(&t, TOOL_CHARS), s.tools[&t].1))
+            .collect()
     };
     if !tools.is_empty() {
         out.push_str(&format!("- Tools used: {}.\n", tools.join(", ")));
     }
-    let files: Vec<String> = top(&s.files, 5, 2).into_iter().map(|(f, c)| format!("{f} in {c} sessions")).collect();
+    let listed = |m: &BTreeMap<String, usize>, cap: usize, verb: &str| -> Vec<String> {
+        top(m, 5, 2).into_iter().map(|(f, c)| format!("{} {verb} {c} sessions", untrusted::code(&f, cap))).collect()
+    };
+    let files = listed(&s.files, PATH_CHARS, "in");
     if !files.is_empty() {
         out.push_str(&format!("- Files touched most: {}.\n", files.join(", ")));
     }
-    let dirs: Vec<String> = top(&s.dirs, 5, 2).into_iter().map(|(f, c)| format!("{f} in {c} sessions")).collect();
+    let dirs = listed(&s.dirs, PATH_CHARS, "in");
     if !dirs.is_empty() {
         out.push_str(&format!("- Directories touched most: {}.\n", dirs.join(", ")));
     }
-    let cmds: Vec<String> = top(&s.commands, 5, 2).into_iter().map(|(f, c)| format!("`{}` in {c} sessions", f.replace('`', "'"))).collect();
+    let cmds = listed(&s.commands, COMMAND_CHARS, "ran in");
     if !cmds.is_empty() {
-        out.push_str(&format!("- Commands run repeatedly: {}.\n", cmds.join(", ")));
+        out.push_str(&format!("- Repeated commands: {}.\n", cmds.join(", ")));
     }
     let err_counts: BTreeMap<String, usize> = s.errors.iter().map(|(k, v)| (k.clone(), v.len())).collect();
     for (e, c) in top(&err_counts, 5, 2) {
-        let ids: Vec<&str> = s.errors[&e].iter().take(5).map(String::as_str).collect();
-        let more = if c > ids.len() { ", …" } else { "" };
-        out.push_str(&format!("- Recurring error in {c} sessions: \"{}\" (sessions {}{more}).\n", e.replace('"', "'"), ids.join(", ")));
+        let sessions = session_list(&s.errors[&e], c);
+        if untrusted::reads_like_instruction(&e) {
+            out.push_str(&format!(
+                "- An error recurred in {c} sessions; its text is withheld because it reads like an instruction (sessions {sessions}).\n"
+            ));
+        } else {
+            out.push_str(&format!("- An error recurred in {c} sessions: {} (sessions {sessions}).\n", untrusted::code(&e, ERROR_CHARS)));
+        }
     }
     if !reinforced.is_empty() {
         out.push_str("\n## Reinforced memories\n\n");
         for (count, loc, text) in reinforced {
-            out.push_str(&format!("- Confirmed by {count} sessions: \"{}\" ({loc})\n", short(text, 100).replace('"', "'")));
+            out.push_str(&format!(
+                "- Confirmed by {count} sessions: {} ({})\n",
+                untrusted::quoted(text, ENTRY_CHARS),
+                untrusted::code(loc, PATH_CHARS)
+            ));
         }
     }
     out
@@ -364,7 +412,7 @@ pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
             Some(text.clone()),
             format!("insights regenerated from {} session transcripts", transcripts.len()),
         );
-        c.provenance.sessions = transcripts.iter().map(|t| t.id.clone()).collect();
+        c.provenance.sessions = transcripts.iter().map(|t| untrusted::one_line(&t.id, SESSION_CHARS)).collect();
         c.provenance.entries = reinforced.iter().map(|r| r.1.clone()).collect();
         ws.changes.push(c);
     }
@@ -372,45 +420,4 @@ pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sessions::parse_transcript;
-
-    fn session(id: &str, day: u32, lang: &str, cmd: &str, err: bool) -> Transcript {
-        let ts = format!("2026-06-{day:02}T10:00:00Z");
-        let text = format!("Here:\\n```{lang}\\nx = 1\\n```\\n");
-        let mut lines = vec![format!(
-            r#"{{"type":"assistant","sessionId":"{id}","timestamp":"{ts}","cwd":"/repo","message":{{"role":"assistant","content":[{{"type":"text","text":"{text}"}},{{"type":"tool_use","name":"Bash","input":{{"command":"{cmd}"}}}},{{"type":"tool_use","name":"Edit","input":{{"file_path":"/repo/src/app.py"}}}}]}}}}"#
-        )];
-        if err {
-            lines.push(format!(r#"{{"type":"user","sessionId":"{id}","timestamp":"{ts}","message":{{"role":"user","content":[{{"type":"tool_result","is_error":true,"content":"ModuleNotFoundError: No module named foo{day}"}}]}}}}"#));
-        }
-        parse_transcript(id, &lines.join("\n"))
-    }
-
-    #[test]
-    fn statistics_have_counts_and_percentages() {
-        let ts = vec![
-            session("s1", 1, "python", "pytest -q", true),
-            session("s2", 2, "py", "pytest -q", true),
-            session("s3", 3, "go", "go test ./...", false),
-            session("s4", 4, "python", "make", false),
-        ];
-        let text = render(&ts, &[]);
-        assert!(text.contains("- Code in 3 of 4 sessions (75%) was Python; Go 25% (4 sessions with code)."), "{text}");
-        assert!(text.contains("Bash in 4 of 4 sessions (4 calls)"), "{text}");
-        assert!(text.contains("src/app.py in 4 sessions"), "{text}");
-        assert!(text.contains("`pytest -q` in 2 sessions"), "{text}");
-        assert!(!text.contains("`make`"), "a command run once is not repeated");
-        assert!(text.contains("Recurring error in 2 sessions: \"ModuleNotFoundError: No module named fooN\" (sessions s1, s2)"), "{text}");
-        assert!(text.contains("(2026-06-01 to 2026-06-04)"));
-        assert_eq!(render(&ts, &[]), text, "deterministic");
-    }
-
-    #[test]
-    fn languages_normalise_and_ignore_plain_fences() {
-        let mut m = BTreeMap::new();
-        code_languages("```py\na\n```\n```\nplain\n```\n```sh\nls\n```\n```text\nx\n```", &mut m);
-        assert_eq!(m.into_iter().collect::<Vec<_>>(), vec![("Bash".to_string(), 1), ("Python".to_string(), 1)]);
-    }
-}
+mod tests;

@@ -236,7 +236,7 @@ fn insights_are_written_indexed_and_replaced() {
     let ins = text(&c, "insights.md");
     assert!(ins.contains("managed-by: dreamd"));
     assert!(ins.contains("- Code in 2 of 2 sessions (100%) was Python"), "{ins}");
-    assert!(ins.contains("Confirmed by 2 sessions: \"billing listens on port 9090\" (a.md:1)"), "{ins}");
+    assert!(ins.contains("Confirmed by 2 sessions: \"billing listens on port 9090\" (`a.md:1`)"), "{ins}");
     assert!(text(&c, "MEMORY.md").contains("- [Insights from sessions](insights.md) — Cross-session patterns"));
     assert!(r.changes.iter().any(|c| c.kind == ChangeKind::Insight && c.provenance.sessions == vec!["s1", "s2"]));
     // The next dream replaces it rather than deduplicating it, and a hand-written insights.md is never overwritten.
