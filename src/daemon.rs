@@ -29,8 +29,11 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     mut reload: mpsc::Receiver<()>,
 ) -> Result<()> {
-    crate::store::create_private_dir(&config.state_dir)
+    crate::store::prepare_state_dir(&config.state_dir)
         .with_context(|| format!("cannot create state directory {}", config.state_dir.display()))?;
+    if let Some(problem) = config.memory_dir_problem() {
+        tracing::warn!("{problem}");
+    }
     let state = State::open(&config.db_path())?;
     let socket = config.socket_path();
     let app = App::new(config, state, clock);

@@ -295,6 +295,24 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The state directory: created 0700. An existing one is made 0700 when it is clearly
+/// dreamd's (empty, or holding its database); otherwise a warning says others can read it,
+/// rather than changing the mode of a directory dreamd may share with something else.
+pub fn prepare_state_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return create_private_dir(dir);
+    }
+    let ours = dir.join("dreamd.db").exists() || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+    if ours {
+        return create_private_dir(dir);
+    }
+    let mode = std::fs::metadata(dir).with_context(|| format!("cannot inspect {}", dir.display()))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o7777), "state_dir is readable by others; it will hold copies of the agent's memory");
+    }
+    Ok(())
+}
+
 pub fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", dir.display()))
 }

@@ -396,17 +396,28 @@ pub fn gather(from: &Dir, into: &Dir) -> io::Result<Vec<Leftover>> {
 }
 
 fn gather_in(from_root: &Dir, from: &Dir, into_root: &Dir, rel: &Path, left: &mut Vec<Leftover>) -> io::Result<()> {
+    // A directory `into` lacks on the way gets the mode and owner it had in `from`.
+    let fallback = from_root.stat().map(|st| Meta { mtime: None, ..Meta::of(&st) }).unwrap_or(PRIVATE_DIR);
+    let meta_for = |p: &Path| dir_meta(&from_root.walk(p)).unwrap_or(fallback);
     for (name, kind) in from.entries()? {
         match store::shape(&name, kind) {
             Shape::File(_) => {}
             Shape::Dir(_) => {
                 let sub = from.sub(&name)?;
-                gather_in(from_root, &sub, into_root, &rel.join(&name), left)?;
+                let into_has_it = into_root.walk(&rel.join(&name)).is_ok();
+                if into_has_it || has_store_files(&sub)? {
+                    gather_in(from_root, &sub, into_root, &rel.join(&name), left)?;
+                } else {
+                    // A folder without store files is the agent's: it goes back whole.
+                    let into = into_root.walk_create(rel, &meta_for)?;
+                    match from.rename(&name, &into, &name, RenameFlags::NOREPLACE) {
+                        Ok(()) => {}
+                        Err(e) if errno(&e) == Some(libc::EEXIST) => left.push(Leftover(rel.join(&name))),
+                        Err(e) => return Err(e),
+                    }
+                }
             }
             Shape::Unmanaged(_) => {
-                // A directory `into` lacks on the way gets the mode and owner it had in `from`.
-                let fallback = from_root.stat().map(|st| Meta { mtime: None, ..Meta::of(&st) }).unwrap_or(PRIVATE_DIR);
-                let meta_for = |p: &Path| dir_meta(&from_root.walk(p)).unwrap_or(fallback);
                 let into = into_root.walk_create(rel, &meta_for)?;
                 let Some(ours) = from.lstat(&name)? else { continue };
                 match into.lstat(&name)? {
@@ -422,6 +433,18 @@ fn gather_in(from_root: &Dir, from: &Dir, into_root: &Dir, rel: &Path, left: &mu
         }
     }
     Ok(())
+}
+
+/// Whether any file of the store lies below `dir`.
+pub fn has_store_files(dir: &Dir) -> io::Result<bool> {
+    for (name, kind) in dir.entries()? {
+        match store::shape(&name, kind) {
+            Shape::File(_) => return Ok(true),
+            Shape::Dir(_) if has_store_files(&dir.sub(&name)?)? => return Ok(true),
+            _ => {}
+        }
+    }
+    Ok(false)
 }
 
 /// Mode and owner of a directory (not its mtime: a directory's mtime changes with its entries).

@@ -251,36 +251,35 @@ pub(super) fn new_file_meta(live: &Dir, current: &Store) -> io::Result<Meta> {
 }
 
 /// Bring into `staging` what dreamd does not manage: links now, directories listed for later.
-/// Directories of the live store are kept when they hold something dreamd does not manage or
-/// held no file of the store (an empty folder is the agent's); a directory whose every file
-/// the candidate removed goes, as in the journal method.
-fn carry(live_root: &Dir, live: &Dir, staging_root: &Dir, rel: &Path, moves: &mut Vec<PathBuf>) -> io::Result<bool> {
-    let mut had_files = false;
+/// A folder holding no file of the store (an empty `archive/`) is the agent's too and moves
+/// whole. A folder whose every file the candidate removed goes, as in the journal method.
+fn carry(live_root: &Dir, live: &Dir, staging_root: &Dir, rel: &Path, moves: &mut Vec<PathBuf>) -> io::Result<()> {
     let dir_meta_for = |p: &Path| fence::dir_meta(&live_root.walk(p)).unwrap_or(fence::PRIVATE_DIR);
     for (name, kind) in live.entries()? {
+        let sub_rel = rel.join(&name);
         match store::shape(&name, kind) {
-            Shape::File(_) => had_files = true,
+            Shape::File(_) => {}
             Shape::Dir(_) => {
                 let sub = live.sub(&name)?;
-                let sub_rel = rel.join(&name);
-                let sub_had = carry(live_root, &sub, staging_root, &sub_rel, moves)?;
-                had_files |= sub_had;
-                if !sub_had {
-                    staging_root.walk_create(&sub_rel, &dir_meta_for)?;
+                if staging_root.walk(&sub_rel).is_err() && !fence::has_store_files(&sub)? {
+                    staging_root.walk_create(rel, &dir_meta_for)?;
+                    moves.push(sub_rel);
+                } else {
+                    carry(live_root, &sub, staging_root, &sub_rel, moves)?;
                 }
             }
             Shape::Unmanaged(_) => {
                 let sdir = staging_root.walk_create(rel, &dir_meta_for)?;
                 if kind == Kind::Dir {
-                    moves.push(rel.join(&name));
+                    moves.push(sub_rel);
                 } else if live.link(&name, &sdir, &name).is_err() {
                     // Hard links refused (protected_hardlinks, link limits): move it at the switch.
-                    moves.push(rel.join(&name));
+                    moves.push(sub_rel);
                 }
             }
         }
     }
-    Ok(had_files)
+    Ok(())
 }
 
 pub(super) fn split(p: &Path) -> (&Path, &OsStr) {

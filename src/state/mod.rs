@@ -107,7 +107,7 @@ impl State {
     /// whatever the umask: they hold copies of the agent's memory and its history.
     pub fn open(path: &Path) -> Result<State> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::store::create_private_dir(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
+            crate::store::prepare_state_dir(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
         }
         make_private_file(path)?;
         let mut conn = Connection::open(path).with_context(|| format!("cannot open state database {}", path.display()))?;
