@@ -226,7 +226,13 @@ fn set_mtime(path: &Path, at: SystemTime) -> std::io::Result<()> {
 fn write_nofollow(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW).open(path)?.write_all(bytes)
+    // O_NONBLOCK: a FIFO in its place fails to open instead of blocking dreamd.
+    let mut f =
+        std::fs::File::options().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!("{} is not a regular file", path.display())));
+    }
+    f.write_all(bytes)
 }
 
 fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {

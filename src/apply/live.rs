@@ -128,6 +128,22 @@ pub fn prune_generations(config: &Config, state: &State) {
     }
 }
 
+/// Generation directories the database does not know: copies made by an apply that stopped
+/// before its journal was written.
+fn remove_unregistered_generations(config: &Config, state: &State) -> Result<()> {
+    let dir = config.state_dir.join("generations");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    let known: Vec<i64> = state.generations()?.iter().map(|g| g.id).collect();
+    for e in entries.flatten() {
+        let id = e.file_name().to_str().and_then(|n| n.parse::<i64>().ok());
+        if id.is_some_and(|id| !known.contains(&id)) {
+            tracing::warn!(path = %e.path().display(), "removing a generation left by an interrupted apply");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    Ok(())
+}
+
 /// Bring the live store and the database to one consistent point after a crash: finish or
 /// undo the apply in the journal on disk, then record it — the job `applied` and its
 /// generation registered, or the job `failed`/`stale` and no generation. Returns what was
@@ -137,6 +153,7 @@ pub fn reconcile(config: &Config, state: &State, now: DateTime<Utc>) -> Result<O
     let recovery = match recover::recover_disk(&journal)? {
         None => {
             recover::remove_orphans(&config.agent.memory_dir);
+            remove_unregistered_generations(config, state)?;
             return Ok(None);
         }
         Some(r) => r,
