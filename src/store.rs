@@ -365,4 +365,68 @@ mod tests {
         let e = Store::read(Path::new("/nonexistent/memory")).unwrap_err();
         assert!(format!("{e:#}").contains("/nonexistent/memory"));
     }
+
+    #[test]
+    fn shape_draws_the_line_between_the_store_and_the_rest() {
+        use std::os::unix::ffi::OsStrExt;
+        let os = |s: &str| std::ffi::OsStr::new(s).to_os_string();
+        assert_eq!(shape(&os("a.md"), Kind::File), Shape::File("a.md"));
+        assert_eq!(shape(&os("topics"), Kind::Dir), Shape::Dir("topics"));
+        assert_eq!(shape(&os(".git"), Kind::Dir), Shape::Unmanaged(Unmanaged::Hidden));
+        assert_eq!(shape(&os(".consolidate-lock"), Kind::File), Shape::Unmanaged(Unmanaged::Hidden));
+        assert_eq!(shape(&os("a.md"), Kind::Symlink), Shape::Unmanaged(Unmanaged::Symlink));
+        assert_eq!(shape(&os("pipe"), Kind::Fifo), Shape::Unmanaged(Unmanaged::Fifo));
+        assert_eq!(shape(&os("s"), Kind::Socket), Shape::Unmanaged(Unmanaged::Socket));
+        assert_eq!(shape(&os("null"), Kind::Device), Shape::Unmanaged(Unmanaged::Device));
+        assert_eq!(shape(std::ffi::OsStr::from_bytes(b"caf\xe9.md"), Kind::File), Shape::Unmanaged(Unmanaged::NotUtf8));
+    }
+
+    #[test]
+    fn read_leaves_links_fifos_and_odd_names_out() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.md"), "a\n").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("link.md")).unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("etc")).unwrap();
+        std::fs::write(d.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.md")), "x").unwrap();
+        let fifo = std::ffi::CString::new(d.path().join("pipe.md").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let s = Store::read(d.path()).unwrap();
+        assert_eq!(s.files.keys().collect::<Vec<_>>(), vec!["a.md"]);
+    }
+
+    #[test]
+    fn write_private_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::default();
+        s.files.insert("sub/a.md".into(), MemoryFile { bytes: b"a".to_vec(), mtime: None });
+        let out = d.path().join("copy");
+        s.write_private(&out).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&out), mode(&out.join("sub")), mode(&out.join("sub/a.md"))), (0o700, 0o700, 0o600));
+    }
+
+    #[test]
+    fn prepare_state_dir_makes_its_own_private_and_leaves_a_shared_one_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = d.path().join("fresh");
+        prepare_state_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        let ours = d.path().join("ours");
+        std::fs::create_dir(&ours).unwrap();
+        std::fs::set_permissions(&ours, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(ours.join("dreamd.db"), "").unwrap();
+        prepare_state_dir(&ours).unwrap();
+        assert_eq!(mode(&ours), 0o700, "an older dreamd's state dir is made private");
+        let shared = d.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(shared.join("other.txt"), "").unwrap();
+        prepare_state_dir(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o755, "not dreamd's to change");
+    }
 }

@@ -49,7 +49,7 @@ pub fn step(_name: &str) -> anyhow::Result<()> {
 /// `Some(arg)` when the point's action is `return(arg)`.
 #[cfg(feature = "test-hooks")]
 fn configured(name: &str) -> Option<Option<String>> {
-    fail::fail_point!(name, |arg| Some(arg));
+    fail::fail_point!(name, Some);
     None
 }
 

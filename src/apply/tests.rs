@@ -291,3 +291,26 @@ fn owners_are_kept_when_running_as_root() {
     let new = std::fs::metadata(f.memory.join("b.md")).unwrap();
     assert_eq!(new.uid(), std::fs::metadata(&f.memory).unwrap().uid(), "a new file belongs to the directory's owner");
 }
+
+/// State on another filesystem than the memory directory (the usual deployment): the
+/// switched-out store cannot be renamed into the generation and is copied, then removed.
+#[test]
+fn swap_with_state_on_another_filesystem_copies_the_generation() {
+    let f = fixture();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&f.state).status().map(|s| s.success()).unwrap_or(false);
+    if !mounted {
+        eprintln!("SKIPPED (not root?): cannot mount tmpfs for the cross-device generation copy");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let before = Store::read(&f.memory).unwrap().hash();
+        assert_eq!(run(&f, ApplyMode::Swap).unwrap().method, Method::Swap);
+        check_applied(&f, &before);
+        assert_eq!(mode_of(&f.state.join("generations/1")), 0o700);
+        assert_eq!(mode_of(&f.state.join("generations/1/a.md")), 0o600);
+    });
+    let _ = Command::new("umount").arg(&f.state).status();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
