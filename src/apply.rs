@@ -16,11 +16,13 @@
 //! through directory descriptors and never follow a symbolic link ([`fence`]); a memory
 //! directory configured through a link is resolved to the directory it points at.
 
+mod dir;
 pub mod failpoint;
-pub mod fence;
+mod fence;
 mod intent;
 mod journal;
 pub mod live;
+mod modes;
 pub mod recover;
 mod swap;
 

@@ -11,7 +11,7 @@
 
 use super::fence::{self, Dir};
 use super::intent::{Intent, Op, Settled};
-use super::swap::{file_meta, new_file_meta, split};
+use super::modes::{file_meta, new_file_meta, split};
 use super::{failpoint, ApplyError, Method, Target};
 use crate::store::{self, Store};
 use anyhow::Context;

@@ -11,6 +11,7 @@
 
 use super::fence::{self, Dir, Meta};
 use super::intent::Intent;
+use super::modes::{file_meta, new_file_meta, split};
 use super::{failpoint, ApplyError, Method, Target};
 use crate::store::{self, Kind, Shape, Store};
 use anyhow::Context;
@@ -71,9 +72,14 @@ pub(super) fn run(target: &Target, real: &Path, candidate: &Store, current: &Sto
         let (dir, leaf) = split(rel);
         let from = live.walk(dir)?;
         let to = staging.walk(dir)?;
-        if let Err(e) = from.rename(leaf, &to, leaf, RenameFlags::NOREPLACE) {
-            abandon(&parent, &staging_name, &staging, &live, target.journal_path)?;
-            return Err(ApplyError::Io(anyhow::Error::new(e).context("cannot carry an entry dreamd does not manage")));
+        match from.rename(leaf, &to, leaf, RenameFlags::NOREPLACE) {
+            Ok(()) => {}
+            // Gone since it was listed: nothing to carry.
+            Err(e) if fence::errno(&e) == Some(libc::ENOENT) => {}
+            Err(e) => {
+                abandon(&parent, &staging_name, &staging, &live, target.journal_path)?;
+                return Err(ApplyError::Io(anyhow::Error::new(e).context("cannot carry an entry dreamd does not manage")));
+            }
         }
     }
     failpoint::step("apply::swap::dirs_moved")?;
@@ -219,37 +225,6 @@ fn write_candidate(live: &Dir, staging: &Dir, candidate: &Store, current: &Store
     Ok(())
 }
 
-/// Mode, owner and mtime of a file the apply writes: a file that exists keeps its mode and
-/// owner, and its mtime too when its bytes do not change; a new file gets `default`.
-pub(super) fn file_meta(live: &Dir, path: &Path, current: &Store, file: &crate::store::MemoryFile, default: &Meta) -> Meta {
-    let (dir, leaf) = split(path);
-    let existing = live.walk(dir).ok().and_then(|d| d.lstat(leaf).ok().flatten()).filter(|st| fence::kind_of(st) == Kind::File);
-    let candidate_mtime = file.mtime.map(std::time::SystemTime::from);
-    match existing {
-        Some(st) => {
-            let unchanged = current.files.get(path.to_str().unwrap_or_default()).is_some_and(|c| c.bytes == file.bytes);
-            let m = Meta::of(&st);
-            Meta { mtime: if unchanged { m.mtime } else { candidate_mtime }, ..m }
-        }
-        None => Meta { mtime: candidate_mtime, ..*default },
-    }
-}
-
-/// For new files: the mode most of the live files have (the most private on a tie), the
-/// owner of the memory directory.
-pub(super) fn new_file_meta(live: &Dir, current: &Store) -> io::Result<Meta> {
-    let root = live.stat()?;
-    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
-    for path in current.files.keys() {
-        let (dir, leaf) = split(Path::new(path));
-        if let Some(st) = live.walk(dir).ok().and_then(|d| d.lstat(leaf).ok().flatten()) {
-            *counts.entry(st.st_mode & 0o7777).or_default() += 1;
-        }
-    }
-    let mode = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(m, _)| *m).unwrap_or(root.st_mode & 0o666);
-    Ok(Meta { mode, owner: Some((root.st_uid, root.st_gid)), mtime: None })
-}
-
 /// Bring into `staging` what dreamd does not manage: links now, directories listed for later.
 /// A folder holding no file of the store (an empty `archive/`) is the agent's too and moves
 /// whole. A folder whose every file the candidate removed goes, as in the journal method.
@@ -280,8 +255,4 @@ fn carry(live_root: &Dir, live: &Dir, staging_root: &Dir, rel: &Path, moves: &mu
         }
     }
     Ok(())
-}
-
-pub(super) fn split(p: &Path) -> (&Path, &OsStr) {
-    (p.parent().unwrap_or(Path::new("")), p.file_name().unwrap_or_default())
 }
