@@ -1,16 +1,15 @@
 //! The daemon's shared context and the operations the API exposes, one function per verb.
 //! Handlers in `api` only translate HTTP to these calls and back.
 
-use crate::apply::{self, ApplyError, Target};
+use crate::apply::{self, ReplaceError};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::gate::Trigger;
 use crate::job::JobStatus;
-use crate::lock;
 use crate::runner;
 use crate::stage::JobDir;
-use crate::state::{Generation, Job, JobEvent, JobUpdate, State, StateError};
+use crate::state::{Job, JobEvent, JobUpdate, State, StateError};
 use crate::store::Store;
 use crate::trigger;
 use chrono::{DateTime, Utc};
@@ -239,13 +238,9 @@ impl App {
         let dir = self.job_dir(job.id);
         let candidate = dir.read_candidate()?;
         let base_hash = job.base_hash.clone().ok_or_else(|| OpError::Internal(anyhow::anyhow!("job {} has no base hash", job.id)))?;
+        // Records the job `applied` with its generation, in one transaction.
         let generation = self.replace_live(&candidate, &base_hash, Some(job.id), "apply")?;
-        let job = self.state.transition(
-            job.id,
-            JobStatus::Applied,
-            JobUpdate { finished_at: Some(self.now()), generation: Some(generation), ..Default::default() },
-        )?;
-        self.emit(job.id, "applied", &format!("candidate applied; the replaced store is generation {generation}"));
+        let job = self.state.job(job.id)?;
         trigger::settle_sessions(self, job.id);
         tracing::info!(job = job.id, generation, "candidate applied");
         Ok(job)
@@ -254,66 +249,17 @@ impl App {
     /// Make `new` the live store; returns the generation that keeps the replaced one.
     /// A changed live store is a `Conflict`.
     fn replace_live(&self, new: &Store, base_hash: &str, job_id: Option<i64>, reason: &str) -> Result<i64, OpError> {
-        let config = self.config();
-        let gen_id = self.state.generations()?.first().map_or(1, |g| g.id + 1);
-        let gen_dir = self.generation_dir(gen_id);
-        let before = Store::read(&config.agent.memory_dir)?;
-        let target = Target {
-            memory_dir: &config.agent.memory_dir,
-            generation_dir: &gen_dir,
-            journal_path: &self.journal_path(),
-            mode: config.apply.mode,
-        };
-        // The agent's own consolidation lock, by its protocol: never while a live process
-        // holds it; held by us while we switch; its mtime says when we consolidated.
-        let guard = match lock::try_acquire(&config.agent.memory_dir, self.now()) {
-            Ok(lock::Acquire::Acquired(g)) => g,
-            Ok(lock::Acquire::Busy { pid }) => {
-                let who = pid.map_or("another process".to_string(), |p| format!("process {p}"));
-                return Err(OpError::Conflict(format!("{who} holds {} in the memory directory", lock::LOCK_FILE)));
-            }
-            Err(e) => return Err(OpError::Internal(anyhow::Error::new(e).context("cannot take the consolidation lock"))),
-        };
-        match apply::apply(&target, new, base_hash) {
-            Ok(method) => {
-                tracing::debug!(?method, "live store replaced");
-                if let Err(e) = guard.release_success(self.now()) {
-                    tracing::warn!(error = %e, "cannot stamp the consolidation lock");
-                }
-            }
-            Err(e) => {
-                if let Err(e) = guard.release_failure() {
-                    tracing::warn!(error = %e, "cannot roll back the consolidation lock");
-                }
-                return Err(match e {
-                    ApplyError::Stale { .. } => OpError::Conflict("the live store changed since the dream began".into()),
-                    ApplyError::Io(e) => OpError::Internal(e),
-                });
-            }
-        }
+        let replaced =
+            apply::replace_live(&self.config(), &self.state, self.now(), new, base_hash, job_id, reason).map_err(|e| match e {
+                ReplaceError::Busy(msg) | ReplaceError::Refused(msg) => OpError::Conflict(msg),
+                ReplaceError::Stale => OpError::Conflict("the live store changed since the dream began".into()),
+                ReplaceError::Io(e) => OpError::Internal(e),
+            })?;
         self.rewatch();
-        self.state.insert_generation(&Generation {
-            id: gen_id,
-            created_at: self.now(),
-            job_id,
-            reason: reason.into(),
-            store_hash: before.hash(),
-            bytes: before.total_bytes(),
-            files: before.files.len() as u64,
-        })?;
-        self.prune_generations();
-        Ok(gen_id)
-    }
-
-    fn prune_generations(&self) {
-        let keep = self.config().generations.keep as usize;
-        let Ok(gens) = self.state.generations() else { return };
-        for g in gens.iter().skip(keep.max(1)) {
-            let _ = std::fs::remove_dir_all(self.generation_dir(g.id));
-            if let Err(e) = self.state.delete_generation(g.id) {
-                tracing::warn!(generation = g.id, error = %e, "cannot prune generation");
-            }
+        if let Some(e) = replaced.event {
+            let _ = self.events.send(e);
         }
+        Ok(replaced.generation)
     }
 
     /// Stop a queued or running job. The live store is untouched (dreams never write to it).

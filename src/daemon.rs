@@ -29,7 +29,11 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     mut reload: mpsc::Receiver<()>,
 ) -> Result<()> {
-    std::fs::create_dir_all(&config.state_dir).with_context(|| format!("cannot create state directory {}", config.state_dir.display()))?;
+    crate::store::prepare_state_dir(&config.state_dir)
+        .with_context(|| format!("cannot create state directory {}", config.state_dir.display()))?;
+    if let Some(problem) = config.memory_dir_problem() {
+        tracing::warn!("{problem}");
+    }
     let state = State::open(&config.db_path())?;
     let socket = config.socket_path();
     let app = App::new(config, state, clock);
@@ -119,10 +123,10 @@ async fn interrupt_running(app: &Arc<App>) {
 
 /// Bring state and the live store to a consistent point after a crash or restart.
 async fn recover(app: &Arc<App>) -> Result<()> {
-    if let Some(msg) = apply::recover(&app.journal_path())? {
+    let config = app.config();
+    if let Some(msg) = apply::reconcile(&config, &app.state, app.now())? {
         tracing::warn!("{msg}");
     }
-    let config = app.config();
     for job in app.state.in_flight_jobs()? {
         let id = job.id;
         match job.status {

@@ -98,7 +98,7 @@ pub fn classify(body: &str, mtime: Option<DateTime<Utc>>, now: DateTime<Utc>, ow
 /// one must not stop dreams forever.
 pub fn inspect(memory_dir: &Path, now: DateTime<Utc>) -> LockStatus {
     let path = lock_path(memory_dir);
-    let meta = match std::fs::metadata(&path) {
+    let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockStatus::Absent,
         Err(e) => {
@@ -107,7 +107,7 @@ pub fn inspect(memory_dir: &Path, now: DateTime<Utc>) -> LockStatus {
         }
     };
     let mtime = meta.modified().ok().map(DateTime::<Utc>::from);
-    let body = match std::fs::read(&path) {
+    let body = match read_nofollow(&path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot read the consolidation lock; treating it as free");
@@ -146,8 +146,8 @@ pub fn try_acquire(memory_dir: &Path, now: DateTime<Utc>) -> std::io::Result<Acq
 
 fn try_acquire_as(memory_dir: &Path, now: DateTime<Utc>, own_pid: u32) -> std::io::Result<Acquire> {
     let path = lock_path(memory_dir);
-    let previous = match std::fs::metadata(&path) {
-        Ok(meta) => Some((std::fs::read(&path)?, meta.modified().ok())),
+    let previous = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => Some((read_nofollow(&path)?, meta.modified().ok())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
@@ -157,8 +157,8 @@ fn try_acquire_as(memory_dir: &Path, now: DateTime<Utc>, own_pid: u32) -> std::i
             return Ok(Acquire::Busy { pid: Some(pid) });
         }
     }
-    std::fs::write(&path, own_pid.to_string())?;
-    let back = std::fs::read(&path)?;
+    write_nofollow(&path, own_pid.to_string().as_bytes())?;
+    let back = read_nofollow(&path)?;
     let back_pid = String::from_utf8_lossy(&back).trim().parse::<u32>().ok();
     if back_pid != Some(own_pid) {
         // Someone wrote after us: they won. The file is theirs now; leave it alone.
@@ -189,14 +189,14 @@ impl LockGuard {
     fn roll_back(&self) -> std::io::Result<()> {
         // Only touch the file if it is still ours: a taker after a stale period owns it now.
         let still_ours =
-            std::fs::read(&self.path).ok().and_then(|b| String::from_utf8_lossy(&b).trim().parse::<u32>().ok()) == Some(self.own_pid);
+            read_nofollow(&self.path).ok().and_then(|b| String::from_utf8_lossy(&b).trim().parse::<u32>().ok()) == Some(self.own_pid);
         if !still_ours {
             return Ok(());
         }
         match &self.previous {
             None => std::fs::remove_file(&self.path),
             Some((body, mtime)) => {
-                std::fs::write(&self.path, body)?;
+                write_nofollow(&self.path, body)?;
                 match mtime {
                     Some(m) => set_mtime(&self.path, *m),
                     None => Ok(()),
@@ -217,7 +217,30 @@ impl Drop for LockGuard {
 }
 
 fn set_mtime(path: &Path, at: SystemTime) -> std::io::Result<()> {
-    std::fs::File::options().write(true).open(path)?.set_modified(at)
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options().write(true).custom_flags(libc::O_NOFOLLOW).open(path)?.set_modified(at)
+}
+
+// The lock lives in the agent's directory: a symbolic link planted in its place is an error,
+// never a way to make dreamd write (or read) somewhere else.
+fn write_nofollow(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: a FIFO in its place fails to open instead of blocking dreamd.
+    let mut f =
+        std::fs::File::options().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!("{} is not a regular file", path.display())));
+    }
+    f.write_all(bytes)
+}
+
+fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out = Vec::new();
+    std::fs::File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?.read_to_end(&mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]

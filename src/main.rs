@@ -3,6 +3,9 @@ use dreamd::cli::{self, Cli, Command, LogFormat};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Test builds only: crash points named in FAILPOINTS (see dreamd::apply::failpoint).
+    #[cfg(feature = "test-hooks")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run { .. }) {
         // A client piped into `head` should end quietly, not panic on a closed stdout.

@@ -1,5 +1,6 @@
 //! Staging: each job's candidate store, the base it was made from, and its report, under
-//! `state_dir/jobs/JOB/`. Nothing here touches the live store.
+//! `state_dir/jobs/JOB/`. Nothing here touches the live store. These are copies of the agent's
+//! memory: directories 0700, files 0600, whatever the umask.
 
 use crate::report::Report;
 use crate::store::{self, Store};
@@ -32,9 +33,13 @@ impl JobDir {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        base.write_to(&tmp.join("base"))?;
-        candidate.write_to(&tmp.join("candidate"))?;
-        store::write_file_synced(&tmp.join("report.json"), &serde_json::to_vec_pretty(report)?)?;
+        if let Some(jobs) = self.0.parent() {
+            store::create_private_dir(jobs)?;
+        }
+        store::create_private_dir(&tmp)?;
+        base.write_private(&tmp.join("base"))?;
+        candidate.write_private(&tmp.join("candidate"))?;
+        store::write_file_mode(&tmp.join("report.json"), &serde_json::to_vec_pretty(report)?, 0o600)?;
         if self.0.exists() {
             std::fs::remove_dir_all(&self.0)?;
         }

@@ -1,13 +1,18 @@
 //! A memory store as data: every file of the memory directory, read whole.
 //!
 //! Dreams work on snapshots, never on the live directory, so a snapshot is a plain value:
-//! relative path → bytes (+ mtime). Dot-files (the agent's `.consolidate-lock`, editor swap
-//! files) are not part of the store and are never copied or replaced.
+//! relative path → bytes (+ mtime). Only regular files with plain (UTF-8, not hidden) names in
+//! plain subdirectories are part of the store. Everything else in the memory directory is the
+//! agent's business and is never read, copied or replaced: dot-files and hidden directories
+//! (the agent's `.consolidate-lock`, `.git/`), symbolic links, FIFOs, sockets, devices and
+//! names that are not UTF-8. [`shape`] is the one place that draws this line.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +40,105 @@ pub struct Warning {
     pub message: String,
 }
 
+/// The type of a directory entry, without following symbolic links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    Device,
+    Unknown,
+}
+
+impl From<std::fs::FileType> for Kind {
+    fn from(t: std::fs::FileType) -> Kind {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_symlink() {
+            Kind::Symlink
+        } else if t.is_file() {
+            Kind::File
+        } else if t.is_dir() {
+            Kind::Dir
+        } else if t.is_fifo() {
+            Kind::Fifo
+        } else if t.is_socket() {
+            Kind::Socket
+        } else if t.is_block_device() || t.is_char_device() {
+            Kind::Device
+        } else {
+            Kind::Unknown
+        }
+    }
+}
+
+/// Why an entry of the memory directory is not part of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmanaged {
+    Symlink,
+    Fifo,
+    Socket,
+    Device,
+    Special,
+    Hidden,
+    NotUtf8,
+}
+
+impl Unmanaged {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unmanaged::Symlink => "a symbolic link",
+            Unmanaged::Fifo => "a FIFO",
+            Unmanaged::Socket => "a socket",
+            Unmanaged::Device => "a device file",
+            Unmanaged::Special => "a special file",
+            Unmanaged::Hidden => "a hidden entry",
+            Unmanaged::NotUtf8 => "an entry whose name is not UTF-8",
+        }
+    }
+}
+
+/// What an entry is to dreamd: a file of the store, a directory that may hold some, or
+/// something it leaves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape<'a> {
+    File(&'a str),
+    Dir(&'a str),
+    Unmanaged(Unmanaged),
+}
+
+pub fn shape(name: &OsStr, kind: Kind) -> Shape<'_> {
+    let by_kind = match kind {
+        Kind::Symlink => Some(Unmanaged::Symlink),
+        Kind::Fifo => Some(Unmanaged::Fifo),
+        Kind::Socket => Some(Unmanaged::Socket),
+        Kind::Device => Some(Unmanaged::Device),
+        Kind::Unknown => Some(Unmanaged::Special),
+        Kind::File | Kind::Dir => None,
+    };
+    if let Some(u) = by_kind {
+        return Shape::Unmanaged(u);
+    }
+    let Some(name) = name.to_str() else { return Shape::Unmanaged(Unmanaged::NotUtf8) };
+    if name.starts_with('.') {
+        return Shape::Unmanaged(Unmanaged::Hidden);
+    }
+    if kind == Kind::Dir {
+        Shape::Dir(name)
+    } else {
+        Shape::File(name)
+    }
+}
+
+/// SHA-256 of one file's bytes, hex.
+pub fn file_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 impl Store {
-    /// Read every regular non-hidden file under `dir`, recursively.
+    /// Read every file of the store under `dir`, recursively. `dir` itself may be a symbolic
+    /// link (a memory directory configured through one); nothing below it is followed.
     pub fn read(dir: &Path) -> Result<Store> {
         let meta = std::fs::metadata(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         if !meta.is_dir() {
@@ -45,8 +147,7 @@ impl Store {
         let mut store = Store::default();
         for rel in list_files(dir)? {
             let path = dir.join(&rel);
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
+            let (bytes, mtime) = read_regular(&path).with_context(|| format!("cannot read {}", path.display()))?;
             store.files.insert(rel, MemoryFile { bytes, mtime });
         }
         Ok(store)
@@ -68,19 +169,44 @@ impl Store {
         self.files.values().map(|f| f.bytes.len() as u64).sum()
     }
 
+    /// Same paths and bytes (mtimes aside).
+    pub fn same_content(&self, other: &Store) -> bool {
+        self.files.len() == other.files.len()
+            && self.files.iter().zip(&other.files).all(|((pa, fa), (pb, fb))| pa == pb && fa.bytes == fb.bytes)
+    }
+
     /// Write the store into `dir` (which must not exist yet or be empty), fsyncing each
     /// file and directory so a crash leaves either nothing or a complete copy.
     pub fn write_to(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        self.write_with(dir, None)
+    }
+
+    /// [`Store::write_to`] for dreamd's own copies (job copies, generations): directories
+    /// 0700 and files 0600 whatever the umask, because they hold the agent's memory.
+    pub fn write_private(&self, dir: &Path) -> Result<()> {
+        self.write_with(dir, Some((0o700, 0o600)))
+    }
+
+    fn write_with(&self, dir: &Path, private: Option<(u32, u32)>) -> Result<()> {
+        let make_dir = |d: &Path| -> Result<()> {
+            match private {
+                Some(_) => create_private_dir(d),
+                None => std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display())),
+            }
+        };
+        make_dir(dir)?;
         for (rel, file) in &self.files {
             let path = dir.join(rel);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                make_dir(parent)?;
             }
-            write_file_synced(&path, &file.bytes)?;
+            match private {
+                Some((_, mode)) => write_file_mode(&path, &file.bytes, mode)?,
+                None => write_file_synced(&path, &file.bytes)?,
+            }
             if let Some(mtime) = file.mtime {
                 // Keep mtimes: they date entries for the consolidator and for the agent.
-                let f = std::fs::File::options().write(true).open(&path)?;
+                let f = std::fs::File::options().write(true).custom_flags(libc::O_NOFOLLOW).open(&path)?;
                 let _ = f.set_modified(mtime.into());
             }
         }
@@ -89,7 +215,21 @@ impl Store {
     }
 }
 
-/// Relative paths of the regular, non-hidden files under `dir`, sorted.
+/// Read a regular file without following a symbolic link or blocking on a FIFO that took
+/// its place since it was listed.
+fn read_regular(path: &Path) -> std::io::Result<(Vec<u8>, Option<DateTime<Utc>>)> {
+    use std::io::Read;
+    let mut f = std::fs::File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file any more"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    Ok((bytes, meta.modified().ok().map(DateTime::<Utc>::from)))
+}
+
+/// Relative paths of the store's files under `dir`, sorted.
 pub fn list_files(dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
@@ -99,19 +239,13 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>> {
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name();
-            let Some(name) = name.to_str() else {
-                tracing::warn!(dir = %abs.display(), "skipping a file whose name is not UTF-8");
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            let rel = rel_dir.join(name);
-            let ft = entry.file_type()?;
-            if ft.is_dir() {
-                stack.push(rel);
-            } else if ft.is_file() {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
+            match shape(&name, entry.file_type()?.into()) {
+                Shape::Dir(n) => stack.push(rel_dir.join(n)),
+                Shape::File(n) => out.push(rel_dir.join(n).to_string_lossy().replace('\\', "/")),
+                Shape::Unmanaged(Unmanaged::NotUtf8) => {
+                    tracing::debug!(dir = %abs.display(), "leaving alone an entry whose name is not UTF-8");
+                }
+                Shape::Unmanaged(_) => {}
             }
         }
     }
@@ -124,6 +258,58 @@ pub fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     f.sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+    Ok(())
+}
+
+/// Create or truncate `path` (never through a symbolic link) with exactly `mode`, write and sync.
+pub fn write_file_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    // The umask may have taken bits away, or the file existed with others.
+    f.set_permissions(std::fs::Permissions::from_mode(mode)).with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    f.sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+    Ok(())
+}
+
+/// Create `dir` (and missing parents) readable by its owner only, whatever the umask; an
+/// existing `dir` is made 0700 too.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // A state directory configured through a symbolic link is fine; its target is what counts.
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot inspect {}", dir.display()))?;
+    if !meta.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
+    if meta.permissions().mode() & 0o7777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The state directory: created 0700. An existing one is made 0700 when it is clearly
+/// dreamd's (empty, or holding its database); otherwise a warning says others can read it,
+/// rather than changing the mode of a directory dreamd may share with something else.
+pub fn prepare_state_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return create_private_dir(dir);
+    }
+    let ours = dir.join("dreamd.db").exists() || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+    if ours {
+        return create_private_dir(dir);
+    }
+    let mode = std::fs::metadata(dir).with_context(|| format!("cannot inspect {}", dir.display()))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o7777), "state_dir is readable by others; it will hold copies of the agent's memory");
+    }
     Ok(())
 }
 
@@ -178,5 +364,69 @@ mod tests {
     fn missing_dir_is_a_clear_error() {
         let e = Store::read(Path::new("/nonexistent/memory")).unwrap_err();
         assert!(format!("{e:#}").contains("/nonexistent/memory"));
+    }
+
+    #[test]
+    fn shape_draws_the_line_between_the_store_and_the_rest() {
+        use std::os::unix::ffi::OsStrExt;
+        let os = |s: &str| std::ffi::OsStr::new(s).to_os_string();
+        assert_eq!(shape(&os("a.md"), Kind::File), Shape::File("a.md"));
+        assert_eq!(shape(&os("topics"), Kind::Dir), Shape::Dir("topics"));
+        assert_eq!(shape(&os(".git"), Kind::Dir), Shape::Unmanaged(Unmanaged::Hidden));
+        assert_eq!(shape(&os(".consolidate-lock"), Kind::File), Shape::Unmanaged(Unmanaged::Hidden));
+        assert_eq!(shape(&os("a.md"), Kind::Symlink), Shape::Unmanaged(Unmanaged::Symlink));
+        assert_eq!(shape(&os("pipe"), Kind::Fifo), Shape::Unmanaged(Unmanaged::Fifo));
+        assert_eq!(shape(&os("s"), Kind::Socket), Shape::Unmanaged(Unmanaged::Socket));
+        assert_eq!(shape(&os("null"), Kind::Device), Shape::Unmanaged(Unmanaged::Device));
+        assert_eq!(shape(std::ffi::OsStr::from_bytes(b"caf\xe9.md"), Kind::File), Shape::Unmanaged(Unmanaged::NotUtf8));
+    }
+
+    #[test]
+    fn read_leaves_links_fifos_and_odd_names_out() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.md"), "a\n").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("link.md")).unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("etc")).unwrap();
+        std::fs::write(d.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.md")), "x").unwrap();
+        let fifo = std::ffi::CString::new(d.path().join("pipe.md").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let s = Store::read(d.path()).unwrap();
+        assert_eq!(s.files.keys().collect::<Vec<_>>(), vec!["a.md"]);
+    }
+
+    #[test]
+    fn write_private_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::default();
+        s.files.insert("sub/a.md".into(), MemoryFile { bytes: b"a".to_vec(), mtime: None });
+        let out = d.path().join("copy");
+        s.write_private(&out).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&out), mode(&out.join("sub")), mode(&out.join("sub/a.md"))), (0o700, 0o700, 0o600));
+    }
+
+    #[test]
+    fn prepare_state_dir_makes_its_own_private_and_leaves_a_shared_one_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = d.path().join("fresh");
+        prepare_state_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        let ours = d.path().join("ours");
+        std::fs::create_dir(&ours).unwrap();
+        std::fs::set_permissions(&ours, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(ours.join("dreamd.db"), "").unwrap();
+        prepare_state_dir(&ours).unwrap();
+        assert_eq!(mode(&ours), 0o700, "an older dreamd's state dir is made private");
+        let shared = d.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(shared.join("other.txt"), "").unwrap();
+        prepare_state_dir(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o755, "not dreamd's to change");
     }
 }

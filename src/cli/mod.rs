@@ -67,6 +67,9 @@ pub async fn client_command(cmd: Command) -> Result<()> {
         Command::Run { .. } => unreachable!("handled by main"),
         Command::CheckConfig { config } => {
             let c = load_config(config.as_deref())?;
+            if let Some(problem) = c.memory_dir_problem() {
+                anyhow::bail!("{problem}");
+            }
             println!(
                 "{}: ok (agent {}, memory_dir {})",
                 c.source.as_deref().unwrap_or(Path::new("?")).display(),

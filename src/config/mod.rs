@@ -4,6 +4,7 @@
 //! what is expected, so an operator can fix a config without reading the source.
 
 pub mod duration;
+pub mod paths;
 mod report;
 pub mod triggers;
 
@@ -391,7 +392,21 @@ impl Config {
         if self.limits.daily_budget_usd < 0.0 || self.limits.monthly_budget_usd.is_some_and(|m| m < 0.0) {
             return Err(err(&["limits", "daily_budget_usd"], "a budget is negative, expected an amount >= 0".into()));
         }
+        if let Some(p) = paths::check(self) {
+            return Err(err(p.key, p.message));
+        }
         Ok(())
+    }
+
+    /// The memory directory as it is on disk now: missing, not a directory, unreadable.
+    /// `check-config` fails on it; the daemon starts anyway and says so (a volume may be
+    /// mounted later), and each dream fails with the same message until it is fixed.
+    pub fn memory_dir_problem(&self) -> Option<ConfigError> {
+        let p = paths::memory_dir_problem(self)?;
+        let file = self.source.clone().unwrap_or_default();
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let (line, column) = locate_key(&text, p.key).map_or((None, None), |(l, c)| (Some(l), Some(c)));
+        Some(ConfigError { file, line, column, message: p.message })
     }
 }
 

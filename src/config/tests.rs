@@ -156,3 +156,80 @@ fn locate_key_takes_direct_children_only() {
     assert_eq!(locate_key(text, &["a", "x"]), Some((4, 3)));
     assert_eq!(locate_key(text, &["a", "b", "x"]), Some((3, 5)));
 }
+
+#[test]
+fn state_dir_inside_memory_dir_is_refused_at_its_key() {
+    let e = parse("agent:\n  memory_dir: ./memory\nstate_dir: ./memory/.dreamd\n").unwrap_err();
+    assert_eq!((e.line, e.column), (Some(3), Some(1)), "{e}");
+    assert!(e.message.contains("state_dir /etc/dreamd/memory/.dreamd is inside agent.memory_dir"), "{e}");
+    let e = parse("agent:\n  memory_dir: ./memory\nstate_dir: ./memory\n").unwrap_err();
+    assert!(e.message.contains("is inside agent.memory_dir"), "{e}");
+    // The default state_dir (./.dreamd beside the config) with the config kept in the memory dir.
+    let e = Config::from_yaml("agent:\n  memory_dir: .\n", Path::new("/srv/agent/memory/dreamd.yaml")).unwrap_err();
+    assert!(e.message.contains("/srv/agent/memory/.dreamd is inside"), "{e}");
+    let e = parse("agent:\n  memory_dir: ./state/memory\nstate_dir: ./state\n").unwrap_err();
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(e.message.contains("is inside state_dir"), "{e}");
+}
+
+#[test]
+fn sessions_dir_may_hold_memory_dir_but_not_equal_or_sit_inside_it() {
+    // Claude Code: ~/.claude/projects/X/*.jsonl with memory/ inside that folder.
+    let c = parse("agent:\n  memory_dir: ./project/memory\n  sessions_dir: ./project\nstate_dir: ./state\n").unwrap();
+    assert_eq!(c.agent.sessions_dir.as_deref(), Some(Path::new("/etc/dreamd/project")));
+    let e = parse("agent:\n  memory_dir: ./m\n  sessions_dir: ./m/\n").unwrap_err();
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("are the same directory"), "{e}");
+    let e = parse("agent:\n  memory_dir: ./m\n  sessions_dir: ./m/sessions\n").unwrap_err();
+    assert!(e.message.contains("is inside agent.memory_dir"), "{e}");
+}
+
+#[test]
+fn root_and_system_directories_are_refused() {
+    for (yaml, expect) in [
+        ("agent:\n  memory_dir: /\n", "the root directory"),
+        ("agent:\n  memory_dir: /etc\n", "a system directory"),
+        ("agent:\n  memory_dir: /usr/../etc\n", "a system directory"),
+        ("agent:\n  memory_dir: /proc/self/cwd\n", "a kernel filesystem"),
+        ("agent:\n  memory_dir: ./m\nstate_dir: /tmp\n", "a system directory"),
+        ("agent:\n  memory_dir: ./m\nstate_dir: /\n", "the root directory"),
+    ] {
+        let e = parse(yaml).unwrap_err();
+        assert!(e.message.contains(expect), "{yaml}: {e}");
+        assert!(e.line.is_some(), "{yaml}: located: {e}");
+    }
+}
+
+/// Links are resolved before comparing: a memory dir reached through a link still contains
+/// a state dir given by its real path.
+#[test]
+fn overlaps_are_found_through_links() {
+    let d = tempfile::tempdir().unwrap();
+    let real = d.path().join("real-memory");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, d.path().join("memory")).unwrap();
+    let cfg = d.path().join("dreamd.yaml");
+    let text = format!("agent:\n  memory_dir: ./memory\nstate_dir: {}\n", real.join("state").display());
+    let e = Config::from_yaml(&text, &cfg).unwrap_err();
+    assert!(e.message.contains("is inside agent.memory_dir"), "{e}");
+    std::os::unix::fs::symlink("/", d.path().join("rootlink")).unwrap();
+    let e = Config::from_yaml("agent:\n  memory_dir: ./rootlink\n", &cfg).unwrap_err();
+    assert!(e.message.contains("the root directory"), "{e}");
+}
+
+#[test]
+fn a_missing_memory_dir_is_reported_with_its_location() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("dreamd.yaml");
+    let text = "agent:\n  name: x\n  memory_dir: ./nope\n";
+    std::fs::write(&cfg, text).unwrap();
+    let c = Config::load(&cfg).unwrap();
+    let e = c.memory_dir_problem().unwrap();
+    assert_eq!((e.line, e.column), (Some(3), Some(3)), "{e}");
+    assert!(e.to_string().contains("agent.memory_dir") && e.message.contains("does not exist"), "{e}");
+    std::fs::write(d.path().join("nope"), "a file").unwrap();
+    assert!(c.memory_dir_problem().unwrap().message.contains("is not a directory"));
+    std::fs::remove_file(d.path().join("nope")).unwrap();
+    std::fs::create_dir(d.path().join("nope")).unwrap();
+    assert_eq!(c.memory_dir_problem(), None);
+}

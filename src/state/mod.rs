@@ -103,14 +103,24 @@ const JOB_COLUMNS: &str = "id, trigger, engine, status, created_at, started_at, 
      metrics, policy, decision, decided_by, decided_at, error, estimated_cost_usd, cost_usd, generation";
 
 impl State {
+    /// Open (or create) the database. Its directory is made 0700 and the database files 0600
+    /// whatever the umask: they hold copies of the agent's memory and its history.
     pub fn open(path: &Path) -> Result<State> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::store::prepare_state_dir(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
         }
+        make_private_file(path)?;
         let mut conn = Connection::open(path).with_context(|| format!("cannot open state database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if Path::new(&side).exists() {
+                make_private_file(Path::new(&side))?;
+            }
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn).with_context(|| format!("cannot migrate state database {}", path.display()))?;
         Ok(State { conn: Mutex::new(conn) })
@@ -259,6 +269,63 @@ impl State {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Record a finished apply in one transaction: the generation (unless already there) and,
+    /// with `job_id`, the job `applied` with that generation. `repair` is for reconciling after
+    /// a crash: the filesystem shows the apply happened, so the job becomes applied from
+    /// whatever status the interruption left it in.
+    /// The job's `applied` event is written in the same transaction, so whoever sees the job
+    /// applied also finds the event (a follower of the live log stops at the terminal status).
+    pub fn record_apply(
+        &self,
+        g: &Generation,
+        job_id: Option<i64>,
+        now: DateTime<Utc>,
+        repair: bool,
+        event: &str,
+    ) -> Result<Option<JobEvent>, StateError> {
+        let mut recorded = None;
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO generations (id, created_at, job_id, reason, store_hash, bytes, files)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![g.id, g.created_at.to_rfc3339(), g.job_id, g.reason, g.store_hash, g.bytes as i64, g.files as i64],
+        )?;
+        if let Some(id) = job_id {
+            let current: Option<String> = tx.query_row("SELECT status FROM jobs WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            let current: JobStatus = current.ok_or(StateError::NotFound(id))?.parse().map_err(anyhow::Error::msg)?;
+            if current != JobStatus::Applied {
+                if !repair {
+                    current.check(JobStatus::Applied).map_err(|source| StateError::Illegal { id, source })?;
+                }
+                tx.execute(
+                    "UPDATE jobs SET status = 'applied', generation = ?2, finished_at = ?3, error = NULL WHERE id = ?1",
+                    params![id, g.id, now.to_rfc3339()],
+                )?;
+                tx.execute(
+                    "INSERT INTO job_events (job_id, at, kind, message) VALUES (?1, ?2, 'applied', ?3)",
+                    params![id, now.to_rfc3339(), event],
+                )?;
+                let eid = tx.last_insert_rowid();
+                recorded = Some(JobEvent { id: eid, job_id: id, at: now, kind: "applied".into(), message: event.into() });
+            }
+        }
+        tx.commit()?;
+        Ok(recorded)
+    }
+
+    /// After a crash: an apply of this job was undone. A job still in flight ends `stale` (the
+    /// live store had changed) or `failed`; a job already finished is left as it is.
+    pub fn record_not_applied(&self, id: i64, stale: bool, message: &str, now: DateTime<Utc>) -> Result<(), StateError> {
+        let job = self.job(id)?;
+        if !job.status.is_in_flight() {
+            return Ok(());
+        }
+        let next = if stale && job.status.can_become(JobStatus::Stale) { JobStatus::Stale } else { JobStatus::Failed };
+        self.transition(id, next, JobUpdate { error: Some(message.into()), finished_at: Some(now), ..Default::default() })?;
+        Ok(())
+    }
+
     pub fn delete_generation(&self, id: i64) -> Result<()> {
         self.conn().execute("DELETE FROM generations WHERE id = ?1", [id])?;
         Ok(())
@@ -308,6 +375,19 @@ impl State {
         )?;
         Ok(())
     }
+}
+
+/// Create `path` if needed and make it 0600, never through a symbolic link.
+fn make_private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("cannot open state database {}", path.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("cannot make {} private", path.display()))
 }
 
 fn parse_ts(s: String) -> DateTime<Utc> {

@@ -83,3 +83,69 @@ fn events_and_kv() {
     assert_eq!(s.kv_get::<Vec<i32>>("k").unwrap(), Some(vec![1, 2]));
     assert_eq!(s.kv_get::<Vec<i32>>("missing").unwrap(), None);
 }
+
+fn staged_job(s: &State) -> i64 {
+    let j = s.insert_job("manual", "builtin", 0.0, now()).unwrap();
+    s.transition(j.id, JobStatus::Running, JobUpdate::default()).unwrap();
+    s.transition(j.id, JobStatus::Staged, JobUpdate::default()).unwrap();
+    j.id
+}
+
+fn generation(id: i64, job_id: Option<i64>) -> Generation {
+    Generation { id, created_at: now(), job_id, reason: "apply".into(), store_hash: "h".into(), bytes: 1, files: 1 }
+}
+
+#[test]
+fn record_apply_writes_job_and_generation_together() {
+    let d = tempfile::tempdir().unwrap();
+    let s = State::open(&d.path().join("x.db")).unwrap();
+    let id = staged_job(&s);
+    s.record_apply(&generation(1, Some(id)), Some(id), now(), false, "applied").unwrap();
+    let j = s.job(id).unwrap();
+    assert_eq!((j.status, j.generation), (JobStatus::Applied, Some(1)));
+    assert_eq!(s.generations().unwrap().len(), 1);
+    // Recording it again (recovery after a crash past the commit) changes nothing.
+    s.record_apply(&generation(1, Some(id)), Some(id), now(), true, "applied").unwrap();
+    assert_eq!(s.generations().unwrap().len(), 1);
+
+    // An illegal transition rolls the generation back too.
+    let other = staged_job(&s);
+    s.transition(other, JobStatus::Failed, JobUpdate { error: Some("interrupted".into()), ..Default::default() }).unwrap();
+    assert!(matches!(s.record_apply(&generation(2, Some(other)), Some(other), now(), false, "applied"), Err(StateError::Illegal { .. })));
+    assert_eq!(s.generations().unwrap().len(), 1, "nothing half-recorded");
+    // Repair: the filesystem says it was applied.
+    s.record_apply(&generation(2, Some(other)), Some(other), now(), true, "applied").unwrap();
+    let j = s.job(other).unwrap();
+    assert_eq!((j.status, j.generation, j.error), (JobStatus::Applied, Some(2), None));
+}
+
+#[test]
+fn record_not_applied_ends_only_jobs_in_flight() {
+    let d = tempfile::tempdir().unwrap();
+    let s = State::open(&d.path().join("x.db")).unwrap();
+    let stale = staged_job(&s);
+    s.record_not_applied(stale, true, "changed", now()).unwrap();
+    assert_eq!(s.job(stale).unwrap().status, JobStatus::Stale);
+    let failed = staged_job(&s);
+    s.record_not_applied(failed, false, "undone", now()).unwrap();
+    let j = s.job(failed).unwrap();
+    assert_eq!((j.status, j.error.as_deref()), (JobStatus::Failed, Some("undone")));
+    s.record_not_applied(failed, true, "again", now()).unwrap();
+    assert_eq!(s.job(failed).unwrap().error.as_deref(), Some("undone"), "a finished job is left alone");
+}
+
+#[test]
+fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("state");
+    let s = State::open(&dir.join("dreamd.db")).unwrap();
+    s.insert_job("manual", "builtin", 0.0, now()).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for f in ["dreamd.db", "dreamd.db-wal", "dreamd.db-shm"] {
+        if dir.join(f).exists() {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
+    }
+}
