@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Command::Run { config, log_format } => runtime.block_on(run(config, log_format)),
         other => runtime.block_on(cli::client_command(other)),
     };
+    // Blocking work still running (an engine noticing its cancel) gets a moment to end.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -32,9 +34,11 @@ fn main() -> ExitCode {
 async fn run(config: Option<std::path::PathBuf>, log_format: LogFormat) -> anyhow::Result<()> {
     init_logging(log_format);
     let config = cli::load_config(config.as_deref())?;
-    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
-    let shutdown = dreamd::signals::listen(reload_tx)?;
-    dreamd::daemon::run_with(config, dreamd::clock::clock_from_env(), shutdown, reload_rx).await
+    let listener = dreamd::daemon::bind(&config).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let reloads = dreamd::signals::listen(shutdown.clone())?;
+    let opts = dreamd::daemon::Options { reloads: Some(reloads), ..dreamd::daemon::Options::new(config) };
+    dreamd::daemon::run(opts, listener, shutdown).await
 }
 
 fn init_logging(format: LogFormat) {

@@ -25,21 +25,25 @@ impl JobDir {
         self.0.join("report.json")
     }
 
-    /// Write base, candidate and report. Written to a temp name and renamed, so a crash never
+    /// Write base, candidate and report, in bulk: files are written without a flush each,
+    /// files the candidate did not change are hard links to the base's, and one `syncfs`
+    /// makes everything durable before the directory is renamed into place, so a crash never
     /// leaves a job directory that looks complete but is not.
     pub fn write(&self, base: &Store, candidate: &Store, report: &Report) -> Result<()> {
         let tmp = self.0.with_extension("tmp");
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        base.write_to(&tmp.join("base"))?;
-        candidate.write_to(&tmp.join("candidate"))?;
-        store::write_file_synced(&tmp.join("report.json"), &serde_json::to_vec_pretty(report)?)?;
+        let base_dir = tmp.join("base");
+        write_tree(&base_dir, base, None)?;
+        write_tree(&tmp.join("candidate"), candidate, Some((base, &base_dir)))?;
+        std::fs::write(tmp.join("report.json"), serde_json::to_vec(report)?).context("cannot write the report")?;
+        sync_filesystem(&tmp)?;
         if self.0.exists() {
             std::fs::remove_dir_all(&self.0)?;
         }
         std::fs::rename(&tmp, &self.0).with_context(|| format!("cannot stage job into {}", self.0.display()))?;
-        Ok(())
+        store::sync_dir(self.0.parent().unwrap_or(Path::new("/")))
     }
 
     pub fn read_candidate(&self) -> Result<Store> {
@@ -58,5 +62,74 @@ impl JobDir {
     pub fn remove(&self) {
         let _ = std::fs::remove_dir_all(&self.0);
         let _ = std::fs::remove_dir_all(self.0.with_extension("tmp"));
+    }
+}
+
+/// Write `store` under `dir` without flushing each file. A file identical (bytes and mtime)
+/// to one of `same_as` is hard-linked to its copy there instead of written again.
+fn write_tree(dir: &Path, store: &Store, same_as: Option<(&Store, &Path)>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (rel, file) in &store.files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        if let Some((other, other_dir)) = same_as {
+            if other.files.get(rel) == Some(file) && std::fs::hard_link(other_dir.join(rel), &path).is_ok() {
+                continue;
+            }
+        }
+        std::fs::write(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(mtime) = file.mtime {
+            // Keep mtimes: they date entries for the consolidator and for the agent.
+            let f = std::fs::File::options().write(true).open(&path)?;
+            let _ = f.set_modified(mtime.into());
+        }
+    }
+    Ok(())
+}
+
+/// Flush everything written to the filesystem that holds `dir`, in one call.
+fn sync_filesystem(dir: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = std::fs::File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    // SAFETY: `d` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot sync {}", dir.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryFile;
+    use std::os::unix::fs::MetadataExt;
+
+    fn store(files: &[(&str, &str)]) -> Store {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z").unwrap().into();
+        Store { files: files.iter().map(|(p, b)| (p.to_string(), MemoryFile { bytes: b.as_bytes().to_vec(), mtime: Some(t) })).collect() }
+    }
+
+    #[test]
+    fn staging_round_trips_and_links_unchanged_files() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = JobDir::new(d.path(), 7);
+        let base = store(&[("MEMORY.md", "- [a](a.md)\n"), ("a.md", "- a\n- a\n"), ("sub/b.md", "b\n")]);
+        let mut candidate = base.clone();
+        candidate.files.get_mut("a.md").unwrap().bytes = b"- a\n".to_vec();
+        dir.write(&base, &candidate, &Report::default()).unwrap();
+        assert_eq!(dir.read_base().unwrap(), base);
+        assert_eq!(dir.read_candidate().unwrap(), candidate);
+        assert!(dir.read_report().is_ok());
+        let ino = |p: &str| std::fs::metadata(p).unwrap().ino();
+        let (b, c) = (dir.base(), dir.candidate());
+        let (b, c) = (b.to_str().unwrap(), c.to_str().unwrap());
+        assert_eq!(ino(&format!("{b}/sub/b.md")), ino(&format!("{c}/sub/b.md")), "unchanged: one copy");
+        assert_ne!(ino(&format!("{b}/a.md")), ino(&format!("{c}/a.md")), "changed: its own file");
+        assert!(!dir.path().with_extension("tmp").exists());
+        // Staging again replaces the old directory whole.
+        dir.write(&candidate, &candidate, &Report::default()).unwrap();
+        assert_eq!(dir.read_base().unwrap(), candidate);
     }
 }

@@ -193,7 +193,7 @@ fn log_follow_streams_a_running_dream_until_it_ends() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "followed the job while it ran");
-    assert!(text.contains("read     memory MEMORY.md"), "{text}");
+    assert!(text.contains("read     memory: "), "{text}");
     assert!(text.contains("running sh"), "{text}");
     assert!(text.contains("applied  candidate applied"), "{text}");
     assert_eq!(env.job(id)["status"], "applied");

@@ -1,0 +1,258 @@
+//! The job owner: one task holds the in-flight job ([`Work`]) and is the only writer of job
+//! state. It serves one [`Command`] at a time and, between commands, waits for its current
+//! work to finish. Blocking and long work (the dream, the apply, a rollback) runs in tasks it
+//! owns and polls, so a cancel is never stuck behind it. A panic in any of that work is a
+//! `JoinError` here and ends only that job, `failed` with the message.
+
+use super::applying::ApplyOutcome;
+use super::dream::DreamOutcome;
+use super::{Command, Inbox, Reply, RollbackOutcome};
+use crate::context::{Context, InFlightView, LockWait};
+use crate::error::OpError;
+use crate::job::JobStatus;
+use crate::state::{Job, JobUpdate, StateError};
+use crate::supervise::PartResult;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinError;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::AbortOnDropHandle;
+
+/// How long a canceled dream may take to notice its token before it is dropped.
+pub(super) const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// What the owner is doing. Dropping it (the owner failed) cancels and aborts the work.
+pub(super) enum Work {
+    Dream {
+        id: i64,
+        cancel: CancellationToken,
+        _cancel_on_drop: DropGuard,
+        task: AbortOnDropHandle<anyhow::Result<DreamOutcome>>,
+    },
+    Apply {
+        id: i64,
+        /// `staged` (auto-apply) or `approved` (a person's decision).
+        status: JobStatus,
+        task: AbortOnDropHandle<ApplyOutcome>,
+        /// The person who approved waits for the outcome.
+        reply: Option<Reply<Job>>,
+        wait: Option<LockWait>,
+    },
+    /// The agent's lock was held at apply time: try again at `retry_at`.
+    WaitLock {
+        id: i64,
+        status: JobStatus,
+        retry_at: Instant,
+        wait: LockWait,
+    },
+    Rollback {
+        task: AbortOnDropHandle<Result<RollbackOutcome, OpError>>,
+        reply: Reply<RollbackOutcome>,
+    },
+}
+
+impl Work {
+    pub(super) fn job_id(&self) -> Option<i64> {
+        match self {
+            Work::Dream { id, .. } | Work::Apply { id, .. } | Work::WaitLock { id, .. } => Some(*id),
+            Work::Rollback { .. } => None,
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Work::Dream { id, .. } => format!("job {id} is running"),
+            Work::Apply { id, .. } => format!("job {id} is being applied"),
+            Work::WaitLock { id, .. } => format!("job {id} is waiting for the agent's lock to apply"),
+            Work::Rollback { .. } => "a rollback is in progress".to_string(),
+        }
+    }
+
+    fn view(&self) -> Option<InFlightView> {
+        match self {
+            Work::Dream { id, .. } => Some(InFlightView { id: *id, status: JobStatus::Running, phase: "dreaming", waiting: None }),
+            Work::Apply { id, status, wait, .. } => {
+                Some(InFlightView { id: *id, status: *status, phase: "applying", waiting: wait.clone() })
+            }
+            Work::WaitLock { id, status, wait, .. } => {
+                Some(InFlightView { id: *id, status: *status, phase: "waiting_for_lock", waiting: Some(wait.clone()) })
+            }
+            Work::Rollback { .. } => None,
+        }
+    }
+}
+
+/// Finished work, as the owner's loop saw it.
+pub(super) enum Ready {
+    Dream(Result<anyhow::Result<DreamOutcome>, JoinError>),
+    Apply(Result<ApplyOutcome, JoinError>),
+    Retry,
+    Rollback(Result<Result<RollbackOutcome, OpError>, JoinError>),
+}
+
+pub(super) struct Owner {
+    pub(super) ctx: Arc<Context>,
+    pub(super) slot: Option<Work>,
+}
+
+/// The owner as a supervised part. Reconciles what the database says is in flight, then serves
+/// commands until shutdown.
+pub async fn run(ctx: Arc<Context>, inbox: Inbox) -> PartResult {
+    let mut rx = inbox.lock().await;
+    let mut owner = Owner { ctx, slot: None };
+    owner.reconcile().await;
+    loop {
+        owner.publish();
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => owner.handle(cmd).await,
+                None => return Ok(()),
+            },
+            ready = next_ready(&mut owner.slot) => owner.finish(ready).await,
+            _ = owner.ctx.shutdown.cancelled() => break,
+        }
+    }
+    owner.shutdown().await;
+    Ok(())
+}
+
+async fn next_ready(slot: &mut Option<Work>) -> Ready {
+    match slot {
+        None => std::future::pending().await,
+        Some(Work::Dream { task, .. }) => Ready::Dream(task.await),
+        Some(Work::Apply { task, .. }) => Ready::Apply(task.await),
+        Some(Work::WaitLock { retry_at, .. }) => {
+            tokio::time::sleep_until(*retry_at).await;
+            Ready::Retry
+        }
+        Some(Work::Rollback { task, .. }) => Ready::Rollback(task.await),
+    }
+}
+
+pub(super) fn send<T>(reply: Reply<T>, result: Result<T, OpError>) {
+    // The asker may have gone away (client disconnected): nothing to do then.
+    let _ = reply.send(result);
+}
+
+impl Owner {
+    async fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Start { trigger, sessions_seen, estimate_usd, reply } => {
+                let r = self.start(&trigger, &sessions_seen, estimate_usd);
+                send(reply, r)
+            }
+            Command::Cancel { id, by, reply } => {
+                let r = self.cancel(id, &by).await;
+                send(reply, r)
+            }
+            Command::Approve { id, by, reply } => self.approve(id, &by, reply),
+            Command::Discard { id, by, reply } => {
+                let r = self.discard(id, &by);
+                send(reply, r)
+            }
+            Command::Rollback { generation, reply } => self.rollback(generation, reply),
+        }
+    }
+
+    async fn finish(&mut self, ready: Ready) {
+        let Some(work) = self.slot.take() else { return };
+        match (work, ready) {
+            (Work::Dream { id, .. }, Ready::Dream(result)) => self.dreamed(id, result),
+            (Work::Apply { id, status, reply, wait, .. }, Ready::Apply(result)) => self.applied(id, status, reply, wait, result),
+            (Work::WaitLock { id, status, wait, .. }, Ready::Retry) => self.begin_apply(id, status, None, None, Some(wait)),
+            (Work::Rollback { reply, .. }, Ready::Rollback(result)) => self.rolled_back(reply, result),
+            (work, _) => {
+                // Cannot happen: `next_ready` answers for the work in the slot.
+                tracing::error!(job = ?work.job_id(), "job owner: finished work does not match the slot");
+            }
+        }
+    }
+
+    /// The dreaming job is interrupted; an apply or rollback under way is let finish (each is
+    /// atomic); a job waiting for the lock stays staged or approved and is resumed on the next
+    /// start.
+    async fn shutdown(&mut self) {
+        match self.slot.take() {
+            Some(Work::Dream { id, cancel, task, .. }) => {
+                cancel.cancel();
+                let _ = tokio::time::timeout(CANCEL_GRACE, task).await;
+                self.fail(id, "interrupted: dreamd shut down while the job was running");
+                self.ctx.job_dir(id).remove();
+            }
+            Some(Work::Apply { id, status, task, reply, wait }) => {
+                let result = task.await;
+                self.applied(id, status, reply, wait, result);
+                if let Some(Work::WaitLock { id, .. }) = self.slot.take() {
+                    tracing::info!(job = id, "dreamd stopped while the job waited for the agent's lock; it resumes on the next start");
+                }
+            }
+            Some(Work::WaitLock { id, .. }) => {
+                tracing::info!(job = id, "dreamd stopped while the job waited for the agent's lock; it resumes on the next start");
+            }
+            Some(Work::Rollback { task, reply }) => {
+                let result = task.await;
+                self.rolled_back(reply, result);
+            }
+            None => {}
+        }
+        self.ctx.in_flight.send_replace(None);
+    }
+
+    fn publish(&self) {
+        let view = self.slot.as_ref().and_then(Work::view);
+        self.ctx.in_flight.send_if_modified(|v| {
+            if *v == view {
+                false
+            } else {
+                *v = view;
+                true
+            }
+        });
+    }
+
+    // --- the only writes of job state --------------------------------------------------------
+
+    pub(super) fn insert(&self, trigger: &str, engine: &str, estimate_usd: f64) -> Result<Job, OpError> {
+        let job = self.ctx.state.insert_job(trigger, engine, estimate_usd, self.ctx.now())?;
+        self.ctx.notify_job(&job);
+        Ok(job)
+    }
+
+    pub(super) fn transition(&self, id: i64, next: JobStatus, u: JobUpdate) -> Result<Job, StateError> {
+        let job = self.ctx.state.transition(id, next, u)?;
+        self.ctx.notify_job(&job);
+        if job.status.is_terminal() {
+            self.after_terminal(&job);
+        }
+        Ok(job)
+    }
+
+    pub(super) fn update(&self, id: i64, u: JobUpdate) -> Result<Job, StateError> {
+        self.ctx.state.update(id, u)
+    }
+
+    /// End a job `failed` with `msg` (unless it already ended).
+    pub(super) fn fail(&self, id: i64, msg: &str) {
+        tracing::error!(job = id, error = %msg, "dream failed");
+        self.ctx.emit(id, "error", msg);
+        let update = JobUpdate { error: Some(msg.into()), finished_at: Some(self.ctx.now()), ..Default::default() };
+        match self.transition(id, JobStatus::Failed, update) {
+            Ok(_) | Err(StateError::Illegal { .. }) => {}
+            Err(e) => tracing::error!(job = id, error = %e, "cannot mark job failed"),
+        }
+    }
+
+    /// Staged files of finished jobs are kept for the newest `generations.keep` jobs only.
+    fn after_terminal(&self, job: &Job) {
+        let keep = self.ctx.config().generations.keep.max(1) as usize;
+        let Ok(jobs) = self.ctx.state.jobs(10_000) else { return };
+        for old in jobs.iter().filter(|j| j.status.is_terminal()).skip(keep) {
+            let dir = self.ctx.job_dir(old.id);
+            if dir.path().exists() {
+                dir.remove();
+            }
+        }
+        tracing::debug!(job = job.id, status = %job.status, "job finished");
+    }
+}
