@@ -23,7 +23,11 @@ pub fn reload(ctx: &Context) {
                 tracing::info!("config reloaded: nothing changed");
                 return;
             }
-            let restart: Vec<String> = changes.iter().filter(|c| RESTART_ONLY.iter().any(|k| c.starts_with(k))).cloned().collect();
+            let restart: Vec<String> = changes
+                .iter()
+                .filter(|c| RESTART_ONLY.iter().any(|k| c.starts_with(&format!("{k}:"))))
+                .map(|c| c.split(':').next().unwrap_or(c).to_string())
+                .collect();
             if !restart.is_empty() {
                 tracing::warn!(keys = ?restart, "these changes take effect only after a restart; keeping the running values");
             }

@@ -88,10 +88,14 @@ impl Health {
     }
 
     fn update(&self, name: &str, now: DateTime<Utc>, f: impl FnOnce(&mut PartHealth)) {
+        self.update_or(name, PartState::Running, now, f)
+    }
+
+    fn update_or(&self, name: &str, initial: PartState, now: DateTime<Utc>, f: impl FnOnce(&mut PartHealth)) {
         {
             let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
             let entry = parts.entry(name.to_string()).or_insert(PartHealth {
-                state: PartState::Running,
+                state: initial,
                 restarts: 0,
                 last_error: None,
                 last_error_at: None,
@@ -111,10 +115,10 @@ impl Health {
         });
     }
 
-    /// Record an error of a part (or of a one-off step such as start-up recovery) without
-    /// changing its state.
+    /// Record an error of a part without changing its state; for a one-off step (start-up
+    /// recovery) that is not a part, the entry shows it `failed`.
     pub fn record_error(&self, name: &str, error: &str, now: DateTime<Utc>) {
-        self.update(name, now, |h| {
+        self.update_or(name, PartState::Failed, now, |h| {
             h.last_error = Some(error.to_string());
             h.last_error_at = Some(now);
         });

@@ -2,8 +2,9 @@
 //! `staged`/`approved` and is retried with backoff; it becomes `stale` only if the live store
 //! changed.
 
-use super::owner::{send, Owner, Work};
+use super::owner::{send, Owner};
 use super::replace::{self, ReplaceError};
+use super::work::{ApplyOutcome, Work};
 use super::{sessions, Reply};
 use crate::context::{Context, LockWait};
 use crate::error::{join_error_message, OpError};
@@ -14,13 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinError;
 use tokio_util::task::AbortOnDropHandle;
-
-pub(super) enum ApplyOutcome {
-    Applied { generation: i64 },
-    Stale(String),
-    LockBusy { holder: String },
-    Failed(String),
-}
 
 /// First retry after a busy lock; doubles per attempt up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_millis(250);

@@ -2,7 +2,9 @@
 //! Cooperative: the job's token is cancelled and the engine stops at its next check; the job
 //! always ends `canceled`. The live store is untouched (dreams never write to it).
 
-use super::owner::{Owner, Work, CANCEL_GRACE};
+use super::dream::CANCEL_GRACE;
+use super::owner::Owner;
+use super::work::Work;
 use crate::error::OpError;
 use crate::job::JobStatus;
 use crate::state::{Job, JobUpdate};

@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// How long a canceled engine may take to notice its token before it is dropped.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
 /// Warnings of one kind logged per job before they are summarised.
 const MAX_LISTED: usize = 20;
 
@@ -174,8 +177,7 @@ enum EngineRun {
 /// The engine, under the job's token and the timeout. Both cancel a child token the engine
 /// checks inside its loops; an engine that does not stop within [`CANCEL_GRACE`] is dropped
 /// (a command engine's process is killed with it).
-///
-/// [`CANCEL_GRACE`]: super::owner::CANCEL_GRACE
+/// [`CANCEL_GRACE`]: CANCEL_GRACE
 async fn run_engine(
     ctx: &Arc<Context>,
     id: i64,
@@ -195,7 +197,7 @@ async fn run_engine(
     };
     engine_token.cancel();
     // Give the engine the chance to notice; its result no longer matters.
-    let _ = tokio::time::timeout(super::owner::CANCEL_GRACE, &mut run).await;
+    let _ = tokio::time::timeout(CANCEL_GRACE, &mut run).await;
     Ok(if timed_out { EngineRun::TimedOut } else { EngineRun::Canceled })
 }
 

@@ -17,6 +17,7 @@ mod rollback;
 pub mod sessions;
 mod start;
 pub mod verify;
+mod work;
 
 use crate::error::OpError;
 use crate::sessions::SessionStat;

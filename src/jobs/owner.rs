@@ -4,92 +4,15 @@
 //! owns and polls, so a cancel is never stuck behind it. A panic in any of that work is a
 //! `JoinError` here and ends only that job, `failed` with the message.
 
-use super::applying::ApplyOutcome;
-use super::dream::DreamOutcome;
-use super::{Command, Inbox, Reply, RollbackOutcome};
-use crate::context::{Context, InFlightView, LockWait};
+use super::dream::CANCEL_GRACE;
+use super::work::{Ready, Work};
+use super::{Command, Inbox, Reply};
+use crate::context::Context;
 use crate::error::OpError;
 use crate::job::JobStatus;
 use crate::state::{Job, JobUpdate, StateError};
 use crate::supervise::PartResult;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::task::JoinError;
-use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, DropGuard};
-use tokio_util::task::AbortOnDropHandle;
-
-/// How long a canceled dream may take to notice its token before it is dropped.
-pub(super) const CANCEL_GRACE: Duration = Duration::from_secs(5);
-
-/// What the owner is doing. Dropping it (the owner failed) cancels and aborts the work.
-pub(super) enum Work {
-    Dream {
-        id: i64,
-        cancel: CancellationToken,
-        _cancel_on_drop: DropGuard,
-        task: AbortOnDropHandle<anyhow::Result<DreamOutcome>>,
-    },
-    Apply {
-        id: i64,
-        /// `staged` (auto-apply) or `approved` (a person's decision).
-        status: JobStatus,
-        task: AbortOnDropHandle<ApplyOutcome>,
-        /// The person who approved waits for the outcome.
-        reply: Option<Reply<Job>>,
-        wait: Option<LockWait>,
-    },
-    /// The agent's lock was held at apply time: try again at `retry_at`.
-    WaitLock {
-        id: i64,
-        status: JobStatus,
-        retry_at: Instant,
-        wait: LockWait,
-    },
-    Rollback {
-        task: AbortOnDropHandle<Result<RollbackOutcome, OpError>>,
-        reply: Reply<RollbackOutcome>,
-    },
-}
-
-impl Work {
-    pub(super) fn job_id(&self) -> Option<i64> {
-        match self {
-            Work::Dream { id, .. } | Work::Apply { id, .. } | Work::WaitLock { id, .. } => Some(*id),
-            Work::Rollback { .. } => None,
-        }
-    }
-
-    pub(super) fn describe(&self) -> String {
-        match self {
-            Work::Dream { id, .. } => format!("job {id} is running"),
-            Work::Apply { id, .. } => format!("job {id} is being applied"),
-            Work::WaitLock { id, .. } => format!("job {id} is waiting for the agent's lock to apply"),
-            Work::Rollback { .. } => "a rollback is in progress".to_string(),
-        }
-    }
-
-    fn view(&self) -> Option<InFlightView> {
-        match self {
-            Work::Dream { id, .. } => Some(InFlightView { id: *id, status: JobStatus::Running, phase: "dreaming", waiting: None }),
-            Work::Apply { id, status, wait, .. } => {
-                Some(InFlightView { id: *id, status: *status, phase: "applying", waiting: wait.clone() })
-            }
-            Work::WaitLock { id, status, wait, .. } => {
-                Some(InFlightView { id: *id, status: *status, phase: "waiting_for_lock", waiting: Some(wait.clone()) })
-            }
-            Work::Rollback { .. } => None,
-        }
-    }
-}
-
-/// Finished work, as the owner's loop saw it.
-pub(super) enum Ready {
-    Dream(Result<anyhow::Result<DreamOutcome>, JoinError>),
-    Apply(Result<ApplyOutcome, JoinError>),
-    Retry,
-    Rollback(Result<Result<RollbackOutcome, OpError>, JoinError>),
-}
 
 pub(super) struct Owner {
     pub(super) ctx: Arc<Context>,
@@ -109,25 +32,12 @@ pub async fn run(ctx: Arc<Context>, inbox: Inbox) -> PartResult {
                 Some(cmd) => owner.handle(cmd).await,
                 None => return Ok(()),
             },
-            ready = next_ready(&mut owner.slot) => owner.finish(ready).await,
+            ready = Work::ready(&mut owner.slot) => owner.finish(ready).await,
             _ = owner.ctx.shutdown.cancelled() => break,
         }
     }
     owner.shutdown().await;
     Ok(())
-}
-
-async fn next_ready(slot: &mut Option<Work>) -> Ready {
-    match slot {
-        None => std::future::pending().await,
-        Some(Work::Dream { task, .. }) => Ready::Dream(task.await),
-        Some(Work::Apply { task, .. }) => Ready::Apply(task.await),
-        Some(Work::WaitLock { retry_at, .. }) => {
-            tokio::time::sleep_until(*retry_at).await;
-            Ready::Retry
-        }
-        Some(Work::Rollback { task, .. }) => Ready::Rollback(task.await),
-    }
 }
 
 pub(super) fn send<T>(reply: Reply<T>, result: Result<T, OpError>) {

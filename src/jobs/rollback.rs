@@ -1,7 +1,8 @@
 //! Owner verb `rollback`: restore a generation while no job is in flight.
 
-use super::owner::{send, Owner, Work};
+use super::owner::{send, Owner};
 use super::replace;
+use super::work::Work;
 use super::{Reply, RollbackOutcome};
 use crate::error::{join_error_message, OpError};
 use tokio::task::JoinError;

@@ -2,8 +2,9 @@
 //! or on to apply.
 
 use super::dream::{self, DreamOutcome, Staged};
-use super::owner::{Owner, Work};
+use super::owner::Owner;
 use super::sessions;
+use super::work::Work;
 use crate::engine::Engine;
 use crate::error::{join_error_message, OpError};
 use crate::job::JobStatus;
