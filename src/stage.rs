@@ -2,7 +2,7 @@
 //! `state_dir/jobs/JOB/`. Nothing here touches the live store.
 
 use crate::report::Report;
-use crate::store::{self, Store};
+use crate::store::Store;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -25,10 +25,11 @@ impl JobDir {
         self.0.join("report.json")
     }
 
-    /// Write base, candidate and report, in bulk: files are written without a flush each,
-    /// files the candidate did not change are hard links to the base's, and one `syncfs`
-    /// makes everything durable before the directory is renamed into place, so a crash never
-    /// leaves a job directory that looks complete but is not.
+    /// Write base, candidate and report, in bulk: files the candidate did not change are hard
+    /// links to the base's, and nothing is flushed file by file. Staging is a working copy,
+    /// not the live store: it is written to a temp name and renamed, and a job resumed after a
+    /// crash checks the staged stores against the hashes in its record before trusting them
+    /// (`jobs::dream::resume`), so a copy the crash cut short fails that job, nothing else.
     pub fn write(&self, base: &Store, candidate: &Store, report: &Report) -> Result<()> {
         let tmp = self.0.with_extension("tmp");
         if tmp.exists() {
@@ -38,12 +39,10 @@ impl JobDir {
         write_tree(&base_dir, base, None)?;
         write_tree(&tmp.join("candidate"), candidate, Some((base, &base_dir)))?;
         std::fs::write(tmp.join("report.json"), serde_json::to_vec(report)?).context("cannot write the report")?;
-        sync_filesystem(&tmp)?;
         if self.0.exists() {
             std::fs::remove_dir_all(&self.0)?;
         }
-        std::fs::rename(&tmp, &self.0).with_context(|| format!("cannot stage job into {}", self.0.display()))?;
-        store::sync_dir(self.0.parent().unwrap_or(Path::new("/")))
+        std::fs::rename(&tmp, &self.0).with_context(|| format!("cannot stage job into {}", self.0.display()))
     }
 
     pub fn read_candidate(&self) -> Result<Store> {
@@ -85,17 +84,6 @@ fn write_tree(dir: &Path, store: &Store, same_as: Option<(&Store, &Path)>) -> Re
             let f = std::fs::File::options().write(true).open(&path)?;
             let _ = f.set_modified(mtime.into());
         }
-    }
-    Ok(())
-}
-
-/// Flush everything written to the filesystem that holds `dir`, in one call.
-fn sync_filesystem(dir: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    let d = std::fs::File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
-    // SAFETY: `d` is an open descriptor for the duration of the call.
-    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot sync {}", dir.display()));
     }
     Ok(())
 }

@@ -74,5 +74,8 @@ fn a_panic_during_start_up_recovery_still_starts_the_daemon() {
     assert!(recovery["last_error"].as_str().unwrap().contains("journal recovery blew up"), "{status:#}");
     assert_eq!(status["parts"]["job_owner"]["restarts"], 0, "the owner itself did not fail: {status:#}");
     std::fs::remove_file(env.memory().join(".consolidate-lock")).unwrap();
-    assert!(d.dream() > id, "the daemon works");
+    let next = d.dream();
+    assert!(next > id, "the daemon works");
+    env.release();
+    assert_eq!(d.wait_settled(next)["status"], "applied");
 }

@@ -108,15 +108,21 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
     }))
 }
 
-/// A job staged before a restart: verify it again from its staging directory.
+/// A job staged before a restart: verify it again from its staging directory, once the staged
+/// stores are proven to be the ones recorded (staging is not flushed file by file).
 pub async fn resume(ctx: Arc<Context>, id: i64) -> Result<DreamOutcome> {
     ctx.blocking(move |ctx| -> Result<DreamOutcome> {
+        let job = ctx.state.job(id)?;
         let dir = ctx.job_dir(id);
         let (base, candidate, report) = (dir.read_base()?, dir.read_candidate()?, dir.read_report()?);
+        let (base_hash, candidate_hash) = (base.hash(), candidate.hash());
+        if job.base_hash.as_deref() != Some(base_hash.as_str()) || job.candidate_hash.as_deref() != Some(candidate_hash.as_str()) {
+            anyhow::bail!("the staged files of job {id} are not the ones recorded (cut short by a crash?); request a new dream");
+        }
         let verified = verify_staged(ctx, id, &ctx.config(), &base, &candidate, &report)?;
         Ok(DreamOutcome::Staged(Staged {
-            base_hash: base.hash(),
-            candidate_hash: candidate.hash(),
+            base_hash,
+            candidate_hash,
             metrics: serde_json::to_value(&report.totals)?,
             cost_usd: None,
             verified,
@@ -191,7 +197,11 @@ async fn run_engine(
     let run = engine.dream(input, &sink);
     tokio::pin!(run);
     let timed_out = tokio::select! {
-        r = &mut run => return r.map(|o| EngineRun::Done(Box::new(o))),
+        // An engine that noticed a cancel first says so with an error: it is a cancel.
+        r = &mut run => return match r {
+            Err(_) if job.is_cancelled() => Ok(EngineRun::Canceled),
+            r => r.map(|o| EngineRun::Done(Box::new(o))),
+        },
         _ = tokio::time::sleep(timeout) => true,
         _ = job.cancelled() => false,
     };
@@ -218,5 +228,48 @@ fn summarise_report(ctx: &Context, id: i64, report: &Report) {
     }
     if report.warnings.len() > MAX_LISTED {
         ctx.emit(id, "warning", &format!("… and {} more warnings (see the report)", report.warnings.len() - MAX_LISTED));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::state::State;
+
+    fn context(dir: &std::path::Path) -> Arc<Context> {
+        let memory = dir.join("memory");
+        std::fs::create_dir_all(&memory).unwrap();
+        std::fs::write(memory.join("MEMORY.md"), "- [a](a.md)\n").unwrap();
+        std::fs::write(memory.join("a.md"), "- a fact\n- a fact\n").unwrap();
+        let yaml = format!("agent:\n  memory_dir: {}\nstate_dir: {}\n", memory.display(), dir.join("state").display());
+        let config = Config::from_yaml(&yaml, &dir.join("dreamd.yaml")).unwrap();
+        let state = State::open(&dir.join("state/dreamd.db")).unwrap();
+        Context::new(config, state, Arc::new(SystemClock), CancellationToken::new())
+    }
+
+    #[tokio::test]
+    async fn a_canceled_job_stops_the_built_in_engine_and_stages_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = context(d.path());
+        let id = ctx.state.insert_job("manual", "builtin", 0.0, ctx.now()).unwrap().id;
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let outcome = dream(ctx.clone(), id, Engine::Builtin, cancel, ctx.now()).await.unwrap();
+        assert!(matches!(outcome, DreamOutcome::Canceled));
+        assert!(!ctx.job_dir(id).path().exists(), "nothing staged");
+    }
+
+    #[tokio::test]
+    async fn the_built_in_engine_dreams_and_stages_when_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = context(d.path());
+        let id = ctx.state.insert_job("manual", "builtin", 0.0, ctx.now()).unwrap().id;
+        let outcome = dream(ctx.clone(), id, Engine::Builtin, CancellationToken::new(), ctx.now()).await.unwrap();
+        let DreamOutcome::Staged(s) = outcome else { panic!("expected a staged candidate") };
+        assert_ne!(s.base_hash, s.candidate_hash);
+        assert!(ctx.job_dir(id).read_candidate().is_ok());
+        let kinds: Vec<String> = ctx.state.events(id, 0).unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "write").count(), 1, "changes are summarised in one line: {kinds:?}");
     }
 }

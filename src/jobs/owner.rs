@@ -153,16 +153,20 @@ impl Owner {
         }
     }
 
-    /// Staged files of finished jobs are kept for the newest `generations.keep` jobs only.
+    /// Staged files of finished jobs are kept for the newest `generations.keep` jobs only
+    /// (pruned on the blocking pool: it lists and removes directories).
     fn after_terminal(&self, job: &Job) {
-        let keep = self.ctx.config().generations.keep.max(1) as usize;
-        let Ok(jobs) = self.ctx.state.jobs(10_000) else { return };
-        for old in jobs.iter().filter(|j| j.status.is_terminal()).skip(keep) {
-            let dir = self.ctx.job_dir(old.id);
-            if dir.path().exists() {
-                dir.remove();
-            }
-        }
         tracing::debug!(job = job.id, status = %job.status, "job finished");
+        let ctx = self.ctx.clone();
+        tokio::task::spawn_blocking(move || {
+            let keep = ctx.config().generations.keep.max(1) as usize;
+            let Ok(jobs) = ctx.state.jobs(10_000) else { return };
+            for old in jobs.iter().filter(|j| j.status.is_terminal()).skip(keep) {
+                let dir = ctx.job_dir(old.id);
+                if dir.path().exists() {
+                    dir.remove();
+                }
+            }
+        });
     }
 }
