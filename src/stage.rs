@@ -25,19 +25,40 @@ impl JobDir {
         self.0.join("report.json")
     }
 
-    /// Write base, candidate and report, in bulk: files the candidate did not change are hard
-    /// links to the base's, and nothing is flushed file by file. Staging is a working copy,
-    /// not the live store: it is written to a temp name and renamed, and a job resumed after a
-    /// crash checks the staged stores against the hashes in its record before trusting them
-    /// (`jobs::dream::resume`), so a copy the crash cut short fails that job, nothing else.
+    /// Write base, candidate and report in one go (see [`JobDir::stage_base`] and
+    /// [`JobDir::finish`]).
     pub fn write(&self, base: &Store, candidate: &Store, report: &Report) -> Result<()> {
-        let tmp = self.0.with_extension("tmp");
+        self.stage_base(base)?;
+        self.finish(base, candidate, report)
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.0.with_extension("tmp")
+    }
+
+    /// Stage the base first, so the dream need not keep a copy of it in memory while the
+    /// engine runs; [`JobDir::staged_base`] reads it back.
+    pub fn stage_base(&self, base: &Store) -> Result<()> {
+        let tmp = self.tmp();
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        let base_dir = tmp.join("base");
-        write_tree(&base_dir, base, None)?;
-        write_tree(&tmp.join("candidate"), candidate, Some((base, &base_dir)))?;
+        write_tree(&tmp.join("base"), base, None)
+    }
+
+    pub fn staged_base(&self) -> Result<Store> {
+        Store::read(&self.tmp().join("base")).with_context(|| format!("staged base of {} is missing", self.0.display()))
+    }
+
+    /// Add the candidate and report to a staged base and put the job directory in place. In
+    /// bulk: files the candidate did not change are hard links to the base's, and nothing is
+    /// flushed file by file. Staging is a working copy, not the live store: it is written to a
+    /// temp name and renamed, and a job resumed after a crash checks the staged stores against
+    /// the hashes in its record before trusting them (`jobs::dream::resume`), so a copy the
+    /// crash cut short fails that job, nothing else.
+    pub fn finish(&self, base: &Store, candidate: &Store, report: &Report) -> Result<()> {
+        let tmp = self.tmp();
+        write_tree(&tmp.join("candidate"), candidate, Some((base, &tmp.join("base"))))?;
         std::fs::write(tmp.join("report.json"), serde_json::to_vec(report)?).context("cannot write the report")?;
         if self.0.exists() {
             std::fs::remove_dir_all(&self.0)?;

@@ -389,3 +389,19 @@ fn finish_a_new_dream(env: &Env, d: &InProc, after: i64) {
     env.release();
     d.wait_settled(next);
 }
+
+#[test]
+fn a_job_owner_that_dies_mid_dream_is_restarted_and_leaves_no_job_stuck() {
+    let env = gated("");
+    let d = env.start();
+    let id = d.dream();
+    d.wait_event(id, |e| e.message.starts_with("running sh"));
+    assert!(d.ctx.health.abort("job_owner"));
+    // The restarted owner finds the job it did not finish and ends it.
+    let job = d.wait_settled(id);
+    assert_eq!(job["status"], "failed", "{job:#}");
+    assert!(job["error"].as_str().unwrap().contains("interrupted"), "{job:#}");
+    let owner = d.wait_health("job_owner", |h| h.restarts == 1);
+    assert!(owner.last_error.is_some());
+    finish_a_new_dream(&env, &d, id);
+}

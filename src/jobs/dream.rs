@@ -52,14 +52,20 @@ pub struct Staged {
 pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: CancellationToken, started: DateTime<Utc>) -> Result<DreamOutcome> {
     let config = ctx.config();
 
-    // 1. Snapshot: the store and the transcripts, read once.
-    let (base, transcripts) = ctx.blocking(move |ctx| read_inputs(ctx, id)).await??;
-    let base = Arc::new(base);
+    // 1. Snapshot: the store and the transcripts, read once; the base is staged at once so
+    //    that only the engine's input holds the store in memory while the engine runs.
+    let (base, transcripts) = ctx
+        .blocking(move |ctx| -> Result<_> {
+            let (base, transcripts) = read_inputs(ctx, id)?;
+            ctx.job_dir(id).stage_base(&base).context("cannot stage the candidate")?;
+            Ok((base, transcripts))
+        })
+        .await??;
     let base_hash = base.hash();
 
-    // 2. The engine, on a copy; stopped through the token.
+    // 2. The engine; stopped through the token.
     let input = DreamInput {
-        store: (*base).clone(),
+        store: base,
         transcripts,
         layout: config.agent.layout,
         pins: PinRules::new(&config.policy.pinned_patterns)?,
@@ -80,6 +86,7 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
     let candidate_hash = output.candidate.hash();
     if candidate_hash == base_hash {
         ctx.emit(id, "unchanged", "the candidate is identical to the live store; nothing to apply");
+        ctx.job_dir(id).remove();
         return Ok(DreamOutcome::Unchanged { base_hash, cost_usd: output.cost_usd });
     }
 
@@ -88,13 +95,16 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
     let cost_usd = output.cost_usd;
     let candidate = Arc::new(output.candidate);
     let report = output.report;
-    let (b, c) = (base.clone(), candidate.clone());
+    let c = candidate.clone();
+    let expected = base_hash.clone();
     let verified = ctx
         .blocking(move |ctx| -> Result<Verified> {
             let dir = ctx.job_dir(id);
-            dir.write(&b, &c, &report).context("cannot stage the candidate")?;
+            let base = dir.staged_base()?;
+            anyhow::ensure!(base.hash() == expected, "the staged base of job {id} changed while the engine ran");
+            dir.finish(&base, &c, &report).context("cannot stage the candidate")?;
             ctx.emit(id, "staged", &format!("candidate staged in {}", dir.candidate().display()));
-            verify_staged(ctx, id, &ctx.config(), &b, &c, &report)
+            verify_staged(ctx, id, &ctx.config(), &base, &c, &report)
         })
         .await??;
     Ok(DreamOutcome::Staged(Staged {

@@ -162,10 +162,7 @@ impl Owner {
             let keep = ctx.config().generations.keep.max(1) as usize;
             let Ok(jobs) = ctx.state.jobs(10_000) else { return };
             for old in jobs.iter().filter(|j| j.status.is_terminal()).skip(keep) {
-                let dir = ctx.job_dir(old.id);
-                if dir.path().exists() {
-                    dir.remove();
-                }
+                ctx.job_dir(old.id).remove();
             }
         });
     }
