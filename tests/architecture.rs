@@ -165,3 +165,19 @@ fn a_cycle_is_detected() {
     let inner = find_cycle(&graphs["jobs"]).expect("owner ↔ start");
     assert!(inner.contains(&"owner".to_string()) && inner.contains(&"start".to_string()), "{inner:?}");
 }
+
+#[test]
+fn job_state_is_written_by_the_job_owner_alone() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let writers: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(src.join("state")))
+        .filter(|f| {
+            code_of(f).is_some_and(|c| c.contains("state.transition(") || c.contains("state.update(") || c.contains("state.insert_job("))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert_eq!(writers, vec!["jobs/owner.rs"], "only the job owner writes job state");
+}

@@ -32,7 +32,7 @@ pub async fn run(ctx: Arc<Context>, inbox: Inbox) -> PartResult {
                 Some(cmd) => owner.handle(cmd).await,
                 None => return Ok(()),
             },
-            ready = Work::ready(&mut owner.slot) => owner.finish(ready).await,
+            ready = Work::ready(&mut owner.slot) => owner.finish(ready),
             _ = owner.ctx.shutdown.cancelled() => break,
         }
     }
@@ -65,7 +65,7 @@ impl Owner {
         }
     }
 
-    async fn finish(&mut self, ready: Ready) {
+    fn finish(&mut self, ready: Ready) {
         let Some(work) = self.slot.take() else { return };
         match (work, ready) {
             (Work::Dream { id, .. }, Ready::Dream(result)) => self.dreamed(id, result),
@@ -73,7 +73,7 @@ impl Owner {
             (Work::WaitLock { id, status, wait, .. }, Ready::Retry) => self.begin_apply(id, status, None, None, Some(wait)),
             (Work::Rollback { reply, .. }, Ready::Rollback(result)) => self.rolled_back(reply, result),
             (work, _) => {
-                // Cannot happen: `next_ready` answers for the work in the slot.
+                // Cannot happen: `Work::ready` answers for the work in the slot.
                 tracing::error!(job = ?work.job_id(), "job owner: finished work does not match the slot");
             }
         }
