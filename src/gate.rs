@@ -92,6 +92,9 @@ pub struct GateInput<'a> {
     /// Start of the last dream that did not fail (applied, held or discarded).
     pub last_dream_started: Option<DateTime<Utc>>,
     pub failures: FailureState,
+    /// The last dream found nothing to change (job id), and neither the store nor the sessions
+    /// changed since: dreaming the same picture again would change nothing either.
+    pub unchanged_since: Option<i64>,
     pub job_running: bool,
     pub ledger: LedgerFigures,
     /// The engine's cost estimate for the job this trigger would start.
@@ -119,6 +122,7 @@ pub enum ReasonCode {
     SessionsInProgress,
     MinInterval,
     QuietPeriod,
+    NothingNew,
     // Deny
     DailyQuota,
     DailyBudget,
@@ -340,6 +344,10 @@ pub fn decide(i: &GateInput) -> Decision {
             fire_message = format!("schedule tick; {} new finished session(s)", s.new_finished);
         }
         Trigger::Watch | Trigger::Manual { force: false } => {
+            if let Some(job) = i.unchanged_since {
+                // Without this, a threshold that stays met fires no-op dreams in a loop.
+                fail(ReasonCode::NothingNew, format!("nothing changed since job {job}, which found nothing to change"), None, &mut untils);
+            }
             let met = thresholds_met(i);
             if met.is_empty() {
                 let min = t.min_new_sessions.filter(|n| *n > 0);

@@ -2,10 +2,15 @@
 //!
 //! ```text
 //! queued → running → staged → applied
-//!                           ↘ held → approved → applied
-//!                                  ↘ discarded
-//! any live state → failed | canceled;  staged/held/approved → stale (live store changed)
+//!                   ↘ unchanged     ↘ held → approved → applied
+//!                                          ↘ discarded
+//! queued/running/staged/approved → failed | canceled;  staged/held/approved → stale
 //! ```
+//!
+//! `unchanged`: the engine's candidate is byte-identical to the live store, so there is
+//! nothing to stage or apply and no generation is made. `stale` means one thing only: the
+//! live store changed since the dream's base. A busy agent lock is not stale: the job stays
+//! staged or approved and is retried.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,12 +29,13 @@ pub enum JobStatus {
     Failed,
     Canceled,
     Stale,
+    Unchanged,
 }
 
 use JobStatus::*;
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 10] = [Queued, Running, Staged, Held, Approved, Applied, Discarded, Failed, Canceled, Stale];
+    pub const ALL: [JobStatus; 11] = [Queued, Running, Staged, Held, Approved, Applied, Discarded, Failed, Canceled, Stale, Unchanged];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,11 +49,12 @@ impl JobStatus {
             Failed => "failed",
             Canceled => "canceled",
             Stale => "stale",
+            Unchanged => "unchanged",
         }
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Applied | Discarded | Failed | Canceled | Stale)
+        matches!(self, Applied | Discarded | Failed | Canceled | Stale | Unchanged)
     }
 
     /// A job in one of these states occupies the agent's single flight.
@@ -59,10 +66,10 @@ impl JobStatus {
         matches!(
             (self, next),
             (Queued, Running | Canceled | Failed)
-                | (Running, Staged | Failed | Canceled)
-                | (Staged, Applied | Held | Stale | Failed)
+                | (Running, Staged | Unchanged | Failed | Canceled)
+                | (Staged, Applied | Held | Stale | Failed | Canceled)
                 | (Held, Approved | Discarded | Stale)
-                | (Approved, Applied | Failed | Stale)
+                | (Approved, Applied | Failed | Stale | Canceled)
         )
     }
 
@@ -119,6 +126,9 @@ mod tests {
             &[Queued, Running, Staged, Held, Discarded],
             &[Queued, Running, Staged, Stale],
             &[Queued, Running, Failed],
+            &[Queued, Running, Unchanged],
+            &[Queued, Running, Staged, Canceled],
+            &[Queued, Running, Staged, Held, Approved, Canceled],
         ] {
             for w in path.windows(2) {
                 assert!(w[0].can_become(w[1]), "{} -> {}", w[0], w[1]);
@@ -143,6 +153,8 @@ mod tests {
         assert_eq!(e.to_string(), "an applied job cannot become approved (only a held job can be approved or discarded)");
         assert!(Running.check(Applied).is_err());
         assert!(Held.check(Applied).is_err(), "approval comes first");
+        assert!(Held.check(Canceled).is_err(), "a held job is discarded, not canceled");
+        assert!(Staged.check(Unchanged).is_err(), "an unchanged candidate is never staged");
     }
 
     #[test]

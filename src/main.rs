@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         Command::Run { config, log_format } => runtime.block_on(run(config, log_format)),
         other => runtime.block_on(cli::client_command(other)),
     };
+    // Blocking work still running (an engine noticing its cancel) gets a moment to end.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => cli::exit::fail(&e),
@@ -32,11 +34,9 @@ fn main() -> ExitCode {
 async fn run(config: Option<std::path::PathBuf>, log_format: LogFormat) -> anyhow::Result<()> {
     dreamd::logging::init(log_format);
     let config = cli::load_config(config.as_deref())?;
-    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
-    let shutdown = dreamd::signals::listen(reload_tx)?;
-    // systemd Type=notify: READY once the API answers, then watchdog pings while it does.
-    let notifier = tokio::spawn(dreamd::systemd::announce_when_serving(config.socket_path()));
-    let result = dreamd::daemon::run_with(config, dreamd::clock::clock_from_env(), shutdown, reload_rx).await;
-    notifier.abort();
-    result
+    let listener = dreamd::daemon::bind(&config).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let reloads = dreamd::signals::listen(shutdown.clone())?;
+    let opts = dreamd::daemon::Options { reloads: Some(reloads), ..dreamd::daemon::Options::new(config) };
+    dreamd::daemon::run(opts, listener, shutdown).await
 }

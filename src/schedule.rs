@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use std::fmt;
 
 mod runner;
-pub use runner::{Scheduler, SchedulerError};
+pub use runner::{Scheduler, SchedulerError, SchedulerState};
 
 #[derive(Debug, Clone)]
 pub struct CronSchedule {

@@ -1,26 +1,35 @@
-//! SIGTERM/SIGINT end the daemon gracefully; SIGHUP asks for a config reload.
+//! SIGTERM and SIGINT cancel the daemon's shutdown token; SIGHUP asks for a config reload.
 
 use futures::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use std::future::Future;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-/// Returns a future that completes on SIGTERM or SIGINT; SIGHUPs are forwarded to `reload`.
-pub fn listen(reload: mpsc::Sender<()>) -> std::io::Result<impl Future<Output = ()>> {
+/// Listen for signals until `shutdown` is cancelled; returns the channel of reload requests.
+pub fn listen(shutdown: CancellationToken) -> std::io::Result<mpsc::Receiver<()>> {
     let mut signals = signal_hook_tokio::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
-    Ok(async move {
-        while let Some(sig) = signals.next().await {
+    let (reload, reloads) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let sig = tokio::select! {
+                s = signals.next() => s,
+                _ = shutdown.cancelled() => None,
+            };
             match sig {
-                SIGHUP => {
+                None => return,
+                Some(SIGHUP) => {
                     tracing::info!("SIGHUP: reloading config");
+                    // A reload already pending covers this one too.
                     let _ = reload.try_send(());
                 }
-                _ => {
+                Some(sig) => {
                     tracing::info!(signal = sig, "shutdown requested");
                     crate::systemd::notify_stopping();
+                    shutdown.cancel();
                     return;
                 }
             }
         }
-    })
+    });
+    Ok(reloads)
 }

@@ -59,37 +59,6 @@ fn first_dir(value: Option<&OsStr>) -> Option<PathBuf> {
     path.is_absolute().then(|| path.to_path_buf())
 }
 
-/// Until the daemon core announces readiness itself (right after binding), announce it from
-/// outside: READY once the API answers `GET /v1/health` (it is bound only after recovery),
-/// then a watchdog ping every `watchdog_interval()` for as long as it keeps answering.
-/// Returns at once when not started by systemd with `Type=notify`.
-pub async fn announce_when_serving(socket: PathBuf) {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() {
-        return;
-    }
-    let client = crate::cli::client::Client::new(&socket);
-    let mut wait = Duration::from_millis(10);
-    while !healthy(&client).await {
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_millis(500));
-    }
-    notify_ready();
-    let Some(every) = watchdog_interval() else { return };
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        ticks.tick().await;
-        // An API that stops answering stops the pings, and systemd restarts the service.
-        if healthy(&client).await {
-            notify_watchdog();
-        }
-    }
-}
-
-async fn healthy(client: &crate::cli::client::Client) -> bool {
-    let probe = client.get("/v1/health");
-    matches!(tokio::time::timeout(Duration::from_secs(5), probe).await, Ok(Ok(v)) if v["ok"] == true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 /// The index file whose length matters (Claude Code loads only its first 200 lines).
 pub const INDEX_FILE: &str = "MEMORY.md";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WatchConfig {
     pub memory_dir: PathBuf,
     pub sessions_dir: Option<PathBuf>,
@@ -171,7 +171,11 @@ pub struct WatchEvent {
 }
 
 enum Request {
-    Rescan { rewatch: bool },
+    Rescan {
+        rewatch: bool,
+    },
+    /// New settings (a reload): re-create the watches with them, in place.
+    Reconfigure(WatchConfig),
 }
 
 /// Controls a running watcher. Dropping it stops the watcher.
@@ -187,6 +191,15 @@ impl WatchHandle {
     pub fn rescan(&self, rewatch: bool) {
         // A full queue already holds a pending rescan: nothing is lost.
         let _ = self.requests.try_send(Request::Rescan { rewatch });
+    }
+
+    /// Switch to new settings without stopping: watches are re-created and the directories
+    /// rescanned. A full queue is waited out on another task, so this never blocks.
+    pub fn reconfigure(&self, cfg: WatchConfig) {
+        let requests = self.requests.clone();
+        tokio::spawn(async move {
+            let _ = requests.send(Request::Reconfigure(cfg)).await;
+        });
     }
 
     pub fn mode(&self) -> WatchMode {
@@ -367,7 +380,7 @@ fn establish(cfg: &WatchConfig, mode: &Mutex<WatchMode>, hints: &Arc<Hints>, fal
     setup(cfg, WatchMode::Poll, hints).unwrap_or(Watching { _backend: None, unwatched: dirs(cfg) })
 }
 
-async fn run(cfg: WatchConfig, events: mpsc::Sender<WatchEvent>, mut requests: mpsc::Receiver<Request>, mode: Arc<Mutex<WatchMode>>) {
+async fn run(mut cfg: WatchConfig, events: mpsc::Sender<WatchEvent>, mut requests: mpsc::Receiver<Request>, mode: Arc<Mutex<WatchMode>>) {
     let (dirty_tx, mut dirty_rx) = mpsc::channel::<()>(1);
     let hints = Arc::new(Hints { dirty: dirty_tx, limit_hit: AtomicBool::new(false) });
     let mut fallback_logged = false;
@@ -400,6 +413,19 @@ async fn run(cfg: WatchConfig, events: mpsc::Sender<WatchEvent>, mut requests: m
                 None => break,
                 Some(Request::Rescan { rewatch: r }) => {
                     rewatch = r;
+                    cause = ScanCause::Requested;
+                }
+                Some(Request::Reconfigure(new)) => {
+                    *mode.lock().unwrap_or_else(|p| p.into_inner()) = if new.force_poll { WatchMode::Poll } else { WatchMode::Native };
+                    if new.rescan_interval != cfg.rescan_interval {
+                        periodic = tokio::time::interval_at(tokio::time::Instant::now() + new.rescan_interval, new.rescan_interval);
+                        periodic.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    }
+                    if new.force_poll && !cfg.force_poll {
+                        tracing::info!(interval = ?new.poll_interval, "watching by polling, as configured");
+                    }
+                    cfg = new;
+                    rewatch = true;
                     cause = ScanCause::Requested;
                 }
             },

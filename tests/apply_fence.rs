@@ -28,9 +28,9 @@ fn what_dreamd_does_not_manage_stays_live_across_apply_and_rollback() {
         let env = Env::quickstart(&format!("apply:\n  mode: {mode}\n"));
         let planted = shapes::plant(&env.memory(), &env.path().join("outside"));
         let original = store_hash(&env.memory());
-        let _d = env.start();
-        let id = env.dream();
-        let job = env.wait_settled(id);
+        let _d = env.start_binary();
+        let id = env.cli_dream();
+        let job = env.follow_until_settled(id);
         assert_eq!(job["status"], "applied", "{mode}: {job:#}");
         assert_eq!(store_hash(&env.memory()), store_hash(&env.path().join(format!("state/jobs/{id}/candidate"))), "{mode}");
         planted.assert_intact(&env.memory(), &format!("{mode}: after apply"));
@@ -54,9 +54,9 @@ fn a_linked_memory_dir_is_applied_to_its_target_and_rollback_works() {
     std::fs::rename(env.memory(), &real).unwrap();
     std::os::unix::fs::symlink(&real, env.memory()).unwrap();
     let original = store_hash(&real);
-    let _d = env.start();
-    let id = env.dream();
-    assert_eq!(env.wait_settled(id)["status"], "applied");
+    let _d = env.start_binary();
+    let id = env.cli_dream();
+    assert_eq!(env.follow_until_settled(id)["status"], "applied");
     assert!(std::fs::symlink_metadata(env.memory()).unwrap().file_type().is_symlink(), "the link stays a link");
     assert_eq!(std::fs::read_link(env.memory()).unwrap(), real);
     assert_eq!(store_hash(&real), store_hash(&env.path().join(format!("state/jobs/{id}/candidate"))), "the target holds the candidate");
@@ -77,9 +77,9 @@ fn no_write_goes_through_a_linked_subfolder() {
         std::fs::create_dir(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, env.memory().join("linked")).unwrap();
         let before = store_hash(&env.memory());
-        let _d = env.start();
-        let id = env.dream();
-        assert_eq!(env.wait_settled(id)["status"], "held", "{mode}");
+        let _d = env.start_binary();
+        let id = env.cli_dream();
+        assert_eq!(env.follow_until_settled(id)["status"], "held", "{mode}");
         let out = env.cli(&["approve", &id.to_string()]);
         assert!(!out.status.success(), "{mode}: the apply is refused");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -102,9 +102,9 @@ fn modes_are_kept_and_state_files_are_private() {
         for e in std::fs::read_dir(env.memory()).unwrap().flatten() {
             std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        let _d = env.start();
-        let id = env.dream();
-        assert_eq!(env.wait_settled(id)["status"], "applied", "{mode}");
+        let _d = env.start_binary();
+        let id = env.cli_dream();
+        assert_eq!(env.follow_until_settled(id)["status"], "applied", "{mode}");
         for e in std::fs::read_dir(env.memory()).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if !name.starts_with('.') {
@@ -184,6 +184,6 @@ fn config_paths_are_sane_in_check_config_and_at_start() {
 fn a_missing_memory_dir_is_logged_clearly_at_start() {
     let env = Env::quickstart("");
     std::fs::remove_dir_all(env.memory()).unwrap();
-    let d = env.start();
+    let d = env.start_binary();
     assert!(d.log_text().contains("does not exist"), "{}", d.log_text());
 }

@@ -22,7 +22,7 @@ fn assert_no_http(text: &str) {
 #[test]
 fn a_dream_the_gate_refuses_says_why_hints_force_and_exits_3() {
     let env = Env::quickstart("triggers:\n  min_new_sessions: 50\nlimits:\n  max_jobs_per_day: 1\n");
-    let _d = env.start();
+    let _d = env.start_binary();
     let out = env.cli(&["dream"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
@@ -32,8 +32,8 @@ fn a_dream_the_gate_refuses_says_why_hints_force_and_exits_3() {
     assert_no_http(&err);
 
     // The quota is a deny that --force cannot pass: same exit code, no hint.
-    let id = env.dream();
-    env.wait_settled(id);
+    let id = env.cli_dream();
+    env.follow_until_settled(id);
     let out = env.cli(&["dream", "--force"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
@@ -75,9 +75,9 @@ fn a_request_during_a_dream_is_folded_into_it_and_is_not_an_error() {
         "engine:\n  kind: command\n  command: [\"sh\", \"-c\", \"cat '{}' >/dev/null; cp -r \\\"$DREAMD_INPUT_DIR\\\"/. \\\"$DREAMD_OUTPUT_DIR\\\"/\"]\n",
         gate.display()
     ));
-    let _d = env.start();
+    let _d = env.start_binary();
     let release = Release(gate.clone());
-    let id = env.dream();
+    let id = env.cli_dream();
     for args in [&["dream"][..], &["dream", "--force"]] {
         let out = env.cli(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
@@ -88,15 +88,15 @@ fn a_request_during_a_dream_is_folded_into_it_and_is_not_an_error() {
     let json = env.json(&["dream"]);
     assert_eq!((json["folded"].as_bool(), json["job"]["id"].as_i64()), (Some(true), Some(id)), "{json}");
     release.now();
-    env.wait_settled(id);
+    env.follow_until_settled(id);
 }
 
 #[test]
 fn exit_codes_tell_not_found_from_conflict_from_usage() {
     let env = Env::quickstart("");
-    let _d = env.start();
-    let id = env.dream();
-    assert_eq!(env.wait_settled(id)["status"], "applied");
+    let _d = env.start_binary();
+    let id = env.cli_dream();
+    assert_eq!(env.follow_until_settled(id)["status"], "applied");
 
     let out = env.cli(&["approve", &id.to_string()]);
     let err = stderr(&out);
@@ -118,7 +118,7 @@ fn exit_codes_tell_not_found_from_conflict_from_usage() {
 #[test]
 fn health_exits_0_when_serving_and_1_when_not() {
     let env = Env::quickstart("");
-    let d = env.start();
+    let d = env.start_binary();
     let out = env.cli(&["health"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("ok: dreamd "), "{}", stdout(&out));
@@ -189,9 +189,9 @@ fn in_terminal(env: &Env, cmd: &str, no_color: bool) -> String {
 #[test]
 fn diffs_are_coloured_on_a_terminal_and_plain_otherwise() {
     let env = Env::quickstart("");
-    let _d = env.start();
-    let id = env.dream();
-    env.wait_settled(id);
+    let _d = env.start_binary();
+    let id = env.cli_dream();
+    env.follow_until_settled(id);
     let cmd = format!("{BIN} diff {id}");
     let tty = in_terminal(&env, &cmd, false);
     assert!(tty.contains("\x1b[31m-") && tty.contains("\x1b[32m+"), "{tty:?}");

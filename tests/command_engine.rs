@@ -17,7 +17,7 @@ fn env_with(script: &str, extra: &str) -> Env {
 
 /// Start a dream and return the job's events once it is done (held, applied, failed…).
 fn dream_and_follow(env: &Env) -> (i64, Vec<Value>) {
-    let id = env.dream();
+    let id = env.cli_dream();
     let out = env.cli(&["log", &id.to_string(), "--follow", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let events = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -40,7 +40,7 @@ fn the_engines_own_cost_is_recorded_and_the_estimate_prices_store_and_sessions()
         dreamd::sessions::discover(&env.path().join("sessions"), dreamd::config::Layout::ClaudeCode, "**/*.jsonl").unwrap().len();
     assert_eq!(sessions, 4);
     let want = 1.0 + 100.0 * bytes as f64 / 1e6 + 0.5 * sessions as f64;
-    let _d = env.start();
+    let _d = env.start_binary();
     let status = env.json(&["status"]);
     let estimate = status["budget"]["next_job_estimate_usd"].as_f64().unwrap();
     assert!((estimate - want).abs() < 1e-6, "estimate {estimate}, want {want}");
@@ -55,7 +55,7 @@ fn the_engines_own_cost_is_recorded_and_the_estimate_prices_store_and_sessions()
 #[test]
 fn engine_output_goes_escaped_into_the_job_log_and_never_into_the_daemons() {
     let env = env_with(r#"printf '\033[31mFAKE-STDOUT dreamd: applied\n'; printf 'FAKE-STDERR \033[2J\n' >&2"#, "");
-    let d = env.start();
+    let d = env.start_binary();
     let (_, events) = dream_and_follow(&env);
     assert_eq!(messages(&events, "stdout"), vec![r"\x1b[31mFAKE-STDOUT dreamd: applied"]);
     assert_eq!(messages(&events, "stderr"), vec![r"FAKE-STDERR \x1b[2J"]);
@@ -67,7 +67,7 @@ fn engine_output_goes_escaped_into_the_job_log_and_never_into_the_daemons() {
 #[test]
 fn the_engine_gets_the_transcripts() {
     let env = env_with(r#"ls "$DREAMD_SESSIONS_DIR" > "$DREAMD_OUTPUT_DIR/sessions.txt""#, "");
-    let _d = env.start();
+    let _d = env.start_binary();
     let (id, events) = dream_and_follow(&env);
     let job = env.job(id);
     assert_ne!(job["status"], "failed", "{job:#}\n{events:#?}");
@@ -89,7 +89,7 @@ fn the_engine_cannot_write_the_live_store() {
     // The engine is told where the live store is (dreamd never tells it) and tries to write it.
     env.write_config(&engine_yaml(&format!(r#"echo '- planted' >> "{}/MEMORY.md"; echo "append $?""#, env.memory().display()), ""));
     let before = env.snapshot();
-    let _d = env.start();
+    let _d = env.start_binary();
     let (id, events) = dream_and_follow(&env);
     assert_ne!(messages(&events, "stdout"), vec!["append 0"], "{events:#?}");
     assert_eq!(env.snapshot(), before, "the live store changed");
@@ -105,8 +105,8 @@ fn landlock_available() -> bool {
 #[test]
 fn the_engine_dies_with_a_killed_daemon() {
     let env = Env::quickstart("engine:\n  kind: command\n  command: [\"sh\", \"-c\", \"echo ready; exec sleep 1000\"]\n");
-    let mut d = env.start();
-    let id = env.dream();
+    let mut d = env.start_binary();
+    let id = env.cli_dream();
     // Follow the job's log until the engine says it is up.
     let mut follow = std::process::Command::new(common::BIN)
         .args(["log", &id.to_string(), "--follow", "--json", "--config"])

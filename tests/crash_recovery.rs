@@ -349,16 +349,16 @@ fn binary_crash(mode: &str, point: &str, actions: &str) {
     let env = Env::quickstart(&format!("apply:\n  mode: {mode}\n"));
     let planted = shapes::plant(&env.memory(), &env.path().join("outside"));
     let before = store_hash(&env.memory());
-    let d = env.start_with_env(&[("FAILPOINTS", &format!("{point}={actions}"))]);
-    let id = env.dream();
+    let d = env.start_binary_with_env(&[("FAILPOINTS", &format!("{point}={actions}"))]);
+    let id = env.cli_dream();
     assert_eq!(wait_crash(d), 86, "{when}: stopped at the failpoint");
     let journal = env.path().join("state/apply.journal");
     if journal.exists() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&journal).unwrap().permissions().mode() & 0o777, 0o600, "{when}: journal is private");
     }
-    let _d = env.start();
-    let job = env.wait_settled(id);
+    let _d = env.start_binary();
+    let job = env.follow_until_settled(id);
     assert_ne!(job["status"], "staged", "{when}");
     check_after_restart(&env, &planted, id, &before, &when);
 }
@@ -387,12 +387,12 @@ fn the_real_daemon_crashing_during_a_rollback_recovers_on_restart() {
             let env = Env::quickstart(&format!("apply:\n  mode: {mode}\n"));
             let planted = shapes::plant(&env.memory(), &env.path().join("outside"));
             let original = store_hash(&env.memory());
-            let d = env.start();
-            let id = env.dream();
-            assert_eq!(env.wait_settled(id)["status"], "applied", "{when}");
+            let d = env.start_binary();
+            let id = env.cli_dream();
+            assert_eq!(env.follow_until_settled(id)["status"], "applied", "{when}");
             let dreamed = store_hash(&env.memory());
             assert!(d.stop(), "{when}");
-            let d = env.start_with_env(&[("FAILPOINTS", &format!("{point}=return(exit)"))]);
+            let d = env.start_binary_with_env(&[("FAILPOINTS", &format!("{point}=return(exit)"))]);
             let _ = env.cli(&["rollback"]);
             assert_eq!(wait_crash(d), 86, "{when}");
             rollback_restart_check(&env, &planted, id, &original, &dreamed, &when);
@@ -401,7 +401,7 @@ fn the_real_daemon_crashing_during_a_rollback_recovers_on_restart() {
 }
 
 fn rollback_restart_check(env: &Env, planted: &shapes::Planted, id: i64, original: &str, dreamed: &str, when: &str) {
-    let _d = env.start();
+    let _d = env.start_binary();
     let live = store_hash(&env.memory());
     let gens = env.json(&["generations"])["generations"].as_array().unwrap().clone();
     planted.assert_intact(&env.memory(), when);
@@ -432,8 +432,8 @@ fn an_agent_write_just_before_the_swap_survives_a_crash_after_it() {
     let planted = shapes::plant(&env.memory(), &env.path().join("outside"));
     let rv = Rendezvous::new(env.path());
     let fp = format!("apply::swap::dirs_moved=return(wait={});apply::swap::exchanged=return(exit)", rv.dir.display());
-    let d = env.start_with_env(&[("FAILPOINTS", &fp)]);
-    let id = env.dream();
+    let d = env.start_binary_with_env(&[("FAILPOINTS", &fp)]);
+    let id = env.cli_dream();
     assert_eq!(rv.wait_reached(), "apply::swap::dirs_moved");
     let f = env.memory().join("user_role.md");
     let mut text = std::fs::read_to_string(&f).unwrap();
@@ -443,7 +443,7 @@ fn an_agent_write_just_before_the_swap_survives_a_crash_after_it() {
     rv.release();
     assert_eq!(wait_crash(d), 86);
 
-    let _d = env.start();
+    let _d = env.start_binary();
     assert_eq!(store_hash(&env.memory()), with_write, "the agent's store, with its write, is live");
     assert_eq!(std::fs::read_to_string(&f).unwrap(), text);
     let job = env.job(id);
@@ -462,10 +462,10 @@ fn a_crash_between_the_switch_and_the_database_update_is_reconciled() {
     for mode in ["swap", "journal"] {
         let env = Env::quickstart(&format!("apply:\n  mode: {mode}\n"));
         let before = store_hash(&env.memory());
-        let d = env.start_with_env(&[("FAILPOINTS", "apply::live::before_commit=return(exit)")]);
-        let id = env.dream();
+        let d = env.start_binary_with_env(&[("FAILPOINTS", "apply::live::before_commit=return(exit)")]);
+        let id = env.cli_dream();
         assert_eq!(wait_crash(d), 86, "{mode}");
-        let d = env.start();
+        let d = env.start_binary();
         let job = env.job(id);
         assert_eq!(job["status"], "applied", "{mode}: {job:#}");
         assert_eq!(job["generation"], 1, "{mode}");
@@ -487,9 +487,9 @@ fn the_real_daemon_never_overwrites_a_write_between_journal_renames() {
     let rv = Rendezvous::new(env.path());
     let before = Store::read(&env.memory()).unwrap();
     let fp = format!("apply::journal::before_op=1*off->1*return(wait={})", rv.dir.display());
-    let _d = env.start_with_env(&[("FAILPOINTS", &fp)]);
-    let id = env.dream();
-    assert_eq!(env.wait_settled(id)["status"], "held");
+    let _d = env.start_binary_with_env(&[("FAILPOINTS", &fp)]);
+    let id = env.cli_dream();
+    assert_eq!(env.follow_until_settled(id)["status"], "held");
     let agent_line = "- the agent wrote this while dreamd was applying\n";
     let out = std::thread::scope(|s| {
         let approve = s.spawn(|| env.cli(&["approve", &id.to_string()]));

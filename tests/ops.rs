@@ -151,7 +151,6 @@ fn json_logs_carry_plain_values() {
 /// Until the daemon core logs the schedule's next tick with `%` (src/trigger.rs, `schedule
 /// armed`), the value is Rust's `Some(…)`. The next tick itself is right (see schedule tests).
 #[test]
-#[ignore = "needs src/trigger.rs `schedule armed` to log `next` as a plain timestamp (daemon core)"]
 fn json_logs_show_the_next_tick_as_a_timestamp() {
     let log = startup_log("json");
     let armed: serde_json::Value = log
@@ -197,7 +196,7 @@ fn the_quickstart_runs_again_after_its_reset() {
     // The example as a user's checkout has it: its tracked files in a git repository.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let listed = git(repo, &["ls-files", "-z", "examples/quickstart"]);
-    let env = Env { dir: tempfile::tempdir().unwrap() };
+    let env = Env { dir: tempfile::tempdir().unwrap(), clock: std::sync::Arc::new(dreamd::clock::ManualClock::new(chrono::Utc::now())) };
     for rel in listed.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
         let rel = Path::new(std::str::from_utf8(rel).unwrap());
         let to = env.path().join(rel.strip_prefix("examples/quickstart").unwrap());
@@ -220,7 +219,7 @@ fn the_quickstart_runs_again_after_its_reset() {
         let new = sessions["new_finished"].as_u64().unwrap() + sessions["new_in_progress"].as_u64().unwrap();
         assert_eq!(new, 4, "round {round}: {sessions}");
         let id = env.json(&["dream", "--force"])["job"]["id"].as_i64().unwrap();
-        assert_eq!(env.wait_settled(id)["status"], "applied", "round {round}");
+        assert_eq!(env.follow_until_settled(id)["status"], "applied", "round {round}");
         assert_ne!(tree(env.path()), shipped, "round {round}: the dream changed the example");
         assert!(env.path().join("memory/insights.md").exists());
         stop(child);

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
-    /// Another process holds the agent's consolidation lock.
-    #[error("{0}")]
+    /// Another process (named here) holds the agent's consolidation lock.
+    #[error("{0} holds {file} in the memory directory", file = lock::LOCK_FILE)]
     Busy(String),
     #[error("the live store changed since the dream began")]
     Stale,
@@ -77,8 +77,7 @@ pub fn replace_live(
     let guard = match lock::try_acquire(memory_dir, now) {
         Ok(lock::Acquire::Acquired(g)) => g,
         Ok(lock::Acquire::Busy { pid }) => {
-            let who = pid.map_or("another process".to_string(), |p| format!("process {p}"));
-            return Err(ReplaceError::Busy(format!("{who} holds {} in the memory directory", lock::LOCK_FILE)));
+            return Err(ReplaceError::Busy(pid.map_or("another process".to_string(), |p| format!("process {p}"))));
         }
         Err(e) => return Err(ReplaceError::Io(anyhow::Error::new(e).context("cannot take the consolidation lock"))),
     };

@@ -1,5 +1,5 @@
 //! After a crash: finish or undo, on disk, whatever apply the journal says was under way.
-//! [`super::live::reconcile`] then brings the database in line.
+//! `reconcile`, beside this module in `apply`, then brings the database in line.
 //!
 //! Swap: whether the exchange happened is decided by identity — the live path holds the staged
 //! directory (device and inode recorded in the journal) — and, where identity cannot tell, by

@@ -113,13 +113,8 @@ impl Engine {
         match self {
             Engine::Builtin => {
                 // CPU-bound and pure: keep it off the async workers.
+                // The job summarises the report's changes in its log (one line, not one per change).
                 let (candidate, report) = tokio::task::spawn_blocking(move || builtin::consolidate(&input)).await??;
-                for c in &report.changes {
-                    events.emit(
-                        "write",
-                        format!("{} {} {}", c.id, serde_json::to_string(&c.kind).unwrap_or_default().trim_matches('"'), c.file),
-                    );
-                }
                 Ok(DreamOutput { candidate, report, cost_usd: 0.0 })
             }
             Engine::Command(c) => c.dream(input, events).await,

@@ -17,6 +17,7 @@ struct World {
     sessions: SessionCounts,
     last_dream_started: Option<DateTime<Utc>>,
     failures: FailureState,
+    unchanged_since: Option<i64>,
     job_running: bool,
     ledger: LedgerFigures,
     estimate_usd: f64,
@@ -36,6 +37,7 @@ impl World {
             sessions: sessions(5, 0, None),
             last_dream_started: None,
             failures: FailureState::default(),
+            unchanged_since: None,
             job_running: false,
             ledger: LedgerFigures::default(),
             estimate_usd: 0.0,
@@ -53,6 +55,7 @@ impl World {
             sessions: &self.sessions,
             last_dream_started: self.last_dream_started,
             failures: self.failures,
+            unchanged_since: self.unchanged_since,
             job_running: self.job_running,
             ledger: self.ledger,
             estimate_usd: self.estimate_usd,
@@ -513,4 +516,29 @@ fn decisions_serialize_for_the_status_api() {
     assert_eq!(v["decision"], "deny");
     assert_eq!(v["reason"]["code"], "daily_quota");
     assert_eq!(serde_json::to_value(Trigger::Manual { force: true }).unwrap(), serde_json::json!({"kind": "manual", "force": true}));
+}
+
+#[test]
+fn a_threshold_that_stays_met_does_not_refire_after_a_no_op_dream() {
+    let met = |w: &mut World| {
+        w.triggers.max_memory_bytes = Some(1000);
+        w.store.bytes = 5000;
+    };
+    let fires = World::new().with(met);
+    assert!(fires.decide().is_fire(), "{:?}", fires.decide());
+    for trigger in [Trigger::Watch, Trigger::Manual { force: false }] {
+        let w = World::new().with(met).with(|w| {
+            w.trigger = trigger;
+            w.unchanged_since = Some(7);
+        });
+        let d = w.decide();
+        assert_wait(&d, ReasonCode::NothingNew, None);
+        assert!(d.reason().message.contains("job 7"), "{d:?}");
+    }
+    // A person who insists still gets a dream.
+    let forced = World::new().with(met).with(|w| {
+        w.trigger = Trigger::Manual { force: true };
+        w.unchanged_since = Some(7);
+    });
+    assert!(forced.decide().is_fire());
 }

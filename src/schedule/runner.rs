@@ -13,9 +13,9 @@ use super::{next_fire, CronSchedule};
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,10 +25,21 @@ pub struct SchedulerError(pub String);
 /// A running schedule. Ticks go into the `mpsc::Sender<()>` given to [`Scheduler::start`];
 /// a tick the receiver has not taken yet absorbs the next one (coalescing).
 pub struct Scheduler {
-    next: Arc<Mutex<Option<DateTime<Utc>>>>,
+    state: watch::Receiver<SchedulerState>,
     rearm: Arc<Notify>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What the scheduler is waiting for; observable, so callers wait on it instead of sleeping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedulerState {
+    /// The next fire instant.
+    pub next: Option<DateTime<Utc>>,
+    /// Times the scheduler woke up and read the clock.
+    pub wakes: u64,
+    /// Times a wake-up was armed (the first one proves the task has read the clock).
+    pub armed: u64,
 }
 
 /// Wakes that arrive up to this much before the fire instant are topped up by a sleep.
@@ -44,16 +55,22 @@ impl Scheduler {
         let jobs = JobScheduler::new().await.map_err(|e| SchedulerError(format!("cannot create: {e}")))?;
         jobs.start().await.map_err(|e| SchedulerError(format!("cannot start: {e}")))?;
         // Known before the task runs, so whoever started the schedule can report it at once.
-        let next = Arc::new(Mutex::new(next_fire(&schedule, tz, clock.now())));
+        let first = SchedulerState { next: next_fire(&schedule, tz, clock.now()), ..Default::default() };
+        let (state_tx, state) = watch::channel(first);
         let rearm = Arc::new(Notify::new());
         let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(run(jobs, schedule, tz, clock, ticks, next.clone(), rearm.clone(), stop_rx));
-        Ok(Scheduler { next, rearm, stop: Some(stop_tx), task: Some(task) })
+        let task = tokio::spawn(run(jobs, schedule, tz, clock, ticks, state_tx, rearm.clone(), stop_rx));
+        Ok(Scheduler { state, rearm, stop: Some(stop_tx), task: Some(task) })
     }
 
     /// The next fire instant, for `dreamd status`.
     pub fn next_tick(&self) -> Option<DateTime<Utc>> {
-        *self.next.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.borrow().next
+    }
+
+    /// Follow the scheduler's state (next fire instant, wake-ups).
+    pub fn subscribe(&self) -> watch::Receiver<SchedulerState> {
+        self.state.clone()
     }
 
     /// Recompute the next fire instant now (e.g. after the clock was moved).
@@ -86,12 +103,18 @@ async fn run(
     tz: Tz,
     clock: Arc<dyn Clock>,
     ticks: mpsc::Sender<()>,
-    next: Arc<Mutex<Option<DateTime<Utc>>>>,
+    state: watch::Sender<SchedulerState>,
     rearm: Arc<Notify>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(4);
-    let set_next = |t: Option<DateTime<Utc>>| *next.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    let set_next = |t: Option<DateTime<Utc>>| {
+        state.send_if_modified(|s| {
+            let changed = s.next != t;
+            s.next = t;
+            changed
+        });
+    };
     // The last instant we fired for: never fire the same instant twice.
     let mut fired: Option<DateTime<Utc>> = None;
     let mut armed_job = None;
@@ -122,7 +145,10 @@ async fn run(
         });
         match job {
             Ok(job) => match jobs.add(job).await {
-                Ok(id) => armed_job = Some(id),
+                Ok(id) => {
+                    armed_job = Some(id);
+                    state.send_modify(|s| s.armed += 1);
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot arm the schedule's wake-up; retrying"),
             },
             Err(e) => tracing::warn!(error = %e, "cannot create the schedule's wake-up; retrying"),
@@ -138,6 +164,7 @@ async fn run(
             _ = rearm.notified() => continue,
             woke = wake_rx.recv() => if woke.is_none() { break },
         }
+        state.send_modify(|s| s.wakes += 1);
         armed_job = None; // a one-shot that ran removes itself
 
         let mut now = clock.now();

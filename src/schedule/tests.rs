@@ -131,22 +131,37 @@ fn resolve_local_handles_all_three_cases() {
     assert_eq!(resolve_local(berlin, n("2026-10-25 02:30:00")), Some(t("2026-10-25T00:30:00Z")));
 }
 
+/// Wait (up to a generous limit) until the scheduler's state satisfies `pred`.
+async fn until(s: &Scheduler, pred: impl Fn(&SchedulerState) -> bool) -> SchedulerState {
+    let mut rx = s.subscribe();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let st = *rx.borrow_and_update();
+            if pred(&st) {
+                return st;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the scheduler never reached the expected state")
+}
+
 #[tokio::test]
 async fn scheduler_ticks_when_the_clock_reaches_the_fire_time() {
     let clock = Arc::new(ManualClock::new(t("2026-06-01T02:00:00Z")));
     let (tx, mut rx) = mpsc::channel(1);
     let s = Scheduler::start(CronSchedule::parse("0 3 * * *").unwrap(), Tz::UTC, clock.clone(), tx).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(s.next_tick(), Some(t("2026-06-01T03:00:00Z")));
-    // Nothing before the time.
-    assert!(tokio::time::timeout(std::time::Duration::from_millis(1500), rx.recv()).await.is_err());
+    until(&s, |st| st.armed >= 1 && st.next == Some(t("2026-06-01T03:00:00Z"))).await;
+    // Nothing before the time: it wakes, reads the clock, and does not tick.
+    until(&s, |st| st.wakes >= 2).await;
+    assert!(rx.try_recv().is_err(), "no tick before 03:00");
     clock.set(t("2026-06-01T03:00:01Z"));
-    let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
+    let got = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv()).await;
     assert_eq!(got, Ok(Some(())));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(s.next_tick(), Some(t("2026-06-02T03:00:00Z")));
-    // Exactly once for that instant.
-    assert!(tokio::time::timeout(std::time::Duration::from_millis(1500), rx.recv()).await.is_err());
+    until(&s, |st| st.next == Some(t("2026-06-02T03:00:00Z"))).await;
+    // Exactly once for that instant: it moved on to the next day without a second tick.
+    assert!(rx.try_recv().is_err());
     s.shutdown().await;
 }
 
@@ -155,12 +170,11 @@ async fn scheduler_follows_a_berlin_day_jump_in_local_time() {
     let clock = Arc::new(ManualClock::new(t("2026-03-28T12:00:00Z")));
     let (tx, mut rx) = mpsc::channel(1);
     let s = Scheduler::start(CronSchedule::parse("0 3 * * *").unwrap(), tz("Europe/Berlin"), clock.clone(), tx).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(s.next_tick(), Some(t("2026-03-29T01:00:00Z")));
+    until(&s, |st| st.armed >= 1 && st.next == Some(t("2026-03-29T01:00:00Z"))).await;
     clock.set(t("2026-03-29T01:00:00Z"));
-    assert_eq!(tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await, Ok(Some(())));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(s.next_tick(), Some(t("2026-03-30T01:00:00Z")), "next day is 03:00 CEST too");
+    assert_eq!(tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv()).await, Ok(Some(())));
+    let st = until(&s, |st| st.next != Some(t("2026-03-29T01:00:00Z"))).await;
+    assert_eq!(st.next, Some(t("2026-03-30T01:00:00Z")), "next day is 03:00 CEST too");
     s.shutdown().await;
 }
 

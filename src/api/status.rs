@@ -1,20 +1,28 @@
-//! What `dreamd status` and `GET /v1/status` show: what dreamd sees, and what it would do.
+//! `GET /v1/status`: what dreamd sees and what it would do, and the health of its parts.
 
-use crate::app::{App, OpError};
+use super::http::{ok, Reply};
+use super::Api;
+use crate::context::Context;
+use crate::error::OpError;
 use crate::gate::Trigger;
 use crate::job::JobStatus;
 use crate::schedule::{self, CronSchedule};
-use crate::trigger;
+use crate::triggers::evaluate;
 use serde_json::{json, Value};
 
-pub fn status(app: &App) -> Result<Value, OpError> {
-    let config = app.config();
-    let now = app.now();
+pub async fn get(api: &Api) -> Reply {
+    Ok(ok(api.ctx.blocking(status).await??))
+}
+
+fn status(ctx: &Context) -> Result<Value, OpError> {
+    let config = ctx.config();
+    let now = ctx.now();
     let tz = config.triggers.tz();
-    let scan = trigger::current_scan(app);
-    let view = trigger::evaluate(app, Trigger::Watch, &scan)?;
-    let jobs = app.state.jobs(1000)?;
+    let scan = evaluate::current_scan(ctx);
+    let view = evaluate::evaluate(ctx, Trigger::Watch, &scan)?;
+    let jobs = ctx.state.jobs(1000)?;
     let running = jobs.iter().find(|j| j.status.is_in_flight());
+    let in_flight = ctx.in_flight.borrow().clone();
     let held: Vec<i64> = jobs.iter().filter(|j| j.status == JobStatus::Held).map(|j| j.id).collect();
     let last_applied = jobs.iter().find(|j| j.status == JobStatus::Applied);
     let last = jobs.first();
@@ -23,6 +31,7 @@ pub fn status(app: &App) -> Result<Value, OpError> {
     let t = &config.triggers;
     let l = &config.limits;
     let month_left = l.monthly_budget_usd.map(|m| (m - view.ledger.cost_month_usd).max(0.0));
+    let triggering = ctx.triggering.borrow().clone();
     Ok(json!({
         "agent": config.agent.name,
         "engine": config.engine.kind,
@@ -54,16 +63,34 @@ pub fn status(app: &App) -> Result<Value, OpError> {
             "consecutive_failures": view.failures.consecutive,
             "agent_lock": view.lock,
         },
+        "triggering": {
+            "last_evaluated_at": triggering.last_evaluated_at,
+            "evaluations": triggering.evaluations,
+            "last_trigger": triggering.last_trigger,
+            "last_decision": triggering.last_decision,
+        },
         "schedule": {
             "cron": t.schedule,
             "timezone": t.timezone,
             "next_tick": next_tick,
         },
-        "running_job": running.map(|j| json!({"id": j.id, "status": j.status})),
+        "watcher": ctx.watcher(),
+        "parts": ctx.health.snapshot(),
+        "restart_needed": ctx.restart_needed(),
+        "running_job": running.map(|j| {
+            let mut v = json!({"id": j.id, "status": j.status});
+            if let Some(f) = in_flight.as_ref().filter(|f| f.id == j.id) {
+                v["phase"] = json!(f.phase);
+                if let Some(w) = &f.waiting {
+                    v["waiting_for_lock"] = json!(w);
+                }
+            }
+            v
+        }),
         "held_jobs": held,
         "last_applied": last_applied.map(|j| json!({"id": j.id, "at": j.finished_at})),
         "last_job": last.map(|j| json!({"id": j.id, "status": j.status, "estimated_cost_usd": j.estimated_cost_usd, "cost_usd": j.cost_usd})),
-        "generations": app.state.generations()?.len(),
+        "generations": ctx.state.generations()?.len(),
         "quota": {
             "day": crate::gate::quota_day(now, tz).to_string(),
             "jobs_used": view.ledger.jobs_today,
