@@ -186,4 +186,11 @@ fn a_missing_memory_dir_is_logged_clearly_at_start() {
     std::fs::remove_dir_all(env.memory()).unwrap();
     let d = env.start_binary();
     assert!(d.log_text().contains("does not exist"), "{}", d.log_text());
+    // check-config says so and fails; `--offline` checks the file alone (a config for another
+    // host, an image or a pod).
+    let out = env.cli(&["check-config"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.cli(&["check-config", "--offline"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

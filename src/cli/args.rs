@@ -74,6 +74,10 @@ pub enum Command {
     CheckConfig {
         #[arg(long, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
+        /// Check the file only, not the paths it names on this machine (for a config meant for
+        /// another host, an image or a pod)
+        #[arg(long)]
+        offline: bool,
     },
     /// Exit 0 if the daemon answers its health check, 1 if not (for probes and HEALTHCHECK)
     Health {
