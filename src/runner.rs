@@ -4,11 +4,11 @@ use crate::app::{App, OpError};
 use crate::config::Config;
 use crate::engine::{DreamInput, Engine};
 use crate::job::JobStatus;
-use crate::memory::{parse_store, PinRules};
-use crate::policy::{self, PolicyInput};
+use crate::memory::PinRules;
 use crate::sessions;
 use crate::state::JobUpdate;
 use crate::store::Store;
+use crate::verify;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 
@@ -114,18 +114,8 @@ pub async fn decide(
     let _live = app.live_lock.lock().await;
     let current_hash = Store::read(&config.agent.memory_dir)?.hash();
     let base_hash = base.hash();
-    let live = parse_store(base, config.agent.layout, pins).0;
-    let cand = parse_store(candidate, config.agent.layout, pins).0;
-    let verdict = policy::evaluate(&PolicyInput {
-        config,
-        live: &live,
-        candidate: &cand,
-        live_bytes: policy::agent_bytes(&live, base),
-        candidate_bytes: policy::agent_bytes(&cand, candidate),
-        report,
-        base_hash: &base_hash,
-        current_hash: &current_hash,
-    });
+    let verdict =
+        verify::evaluate(&verify::Input { config, pins, live: base, candidate, report, base_hash: &base_hash, current_hash: &current_hash });
     let policy_json = serde_json::to_value(&verdict)?;
     for c in &verdict.checks {
         app.emit(id, "policy", &format!("{} {}: {}", if c.passed { "pass" } else { "FAIL" }, c.name, c.reason));

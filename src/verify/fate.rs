@@ -1,0 +1,478 @@
+//! What became of every entry of the live store, decided by the verifier from the two stores.
+//!
+//! Each live entry is, in this order of proof:
+//! - *kept*: its text, up to formatting, is in the candidate (any file);
+//! - *removed*: it was derived, not remembered: an entry of a dreamd-managed file, or a
+//!   `MEMORY.md` pointer whose target the candidate still points to or no longer has;
+//! - *merged*: one candidate entry says everything it says: all its words, in its order, its
+//!   dates, and no negation it did not have (a relative date made absolute counts);
+//! - *superseded*: the engine's report claims a conflict, and a candidate entry names the same
+//!   subject (every word but the one value that changed, in order, no new negation, not older);
+//! - otherwise *lost*: unexplained (no claim) or unverified (a claim the stores do not bear out).
+//!
+//! Near-linear: normal forms are hashed first; only entries without an exact counterpart are
+//! tokenised and looked up through an inverted index of the candidate's words (rarest first).
+
+use super::words::{normal_form, scan_words, Vocab, WordRef, RELATIVE_MARKERS};
+use super::{quote, Check, Parsed};
+use crate::memory::{entries, BlockKind};
+use crate::report::{ChangeKind, Report};
+use serde::{Deserialize, Serialize};
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+
+/// Candidates examined per entry at most: a bound on the work an adversarial store can cause.
+const MAX_PROBES: usize = 20_000;
+
+/// A live entry the verifier cannot account for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lost {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    /// What the engine claimed about it, if anything.
+    pub claim: Option<ChangeKind>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FateReport {
+    pub entries: usize,
+    pub kept: usize,
+    pub merged: usize,
+    pub superseded: usize,
+    pub removed: usize,
+    pub lost: Vec<Lost>,
+}
+
+impl FateReport {
+    pub fn fraction_lost(&self) -> f64 {
+        if self.entries == 0 {
+            0.0
+        } else {
+            self.lost.len() as f64 / self.entries as f64
+        }
+    }
+}
+
+/// An entry's words as the checks compare them.
+#[derive(Debug, Clone, Default)]
+struct Terms {
+    /// Content words in order of first appearance.
+    seq: Vec<u32>,
+    /// The clause each word of `seq` first appears in.
+    clause: Vec<u16>,
+    /// The same, sorted.
+    set: Vec<u32>,
+    /// ISO dates as `yyyymmdd`.
+    dates: Vec<u32>,
+    /// Words outside the vocabulary (only for candidate entries: words no lost entry has).
+    other: bool,
+}
+
+fn date_num(d: &str) -> u32 {
+    d.bytes().filter(u8::is_ascii_digit).fold(0u32, |n, b| n * 10 + (b - b'0') as u32)
+}
+
+fn terms(text: &str, vocab: &mut Vocab, grow: bool) -> Terms {
+    let mut t = Terms::default();
+    let mut clause: u16 = 0;
+    scan_words(text, |w| match w {
+        WordRef::Break => clause = clause.saturating_add(1),
+        WordRef::Date(d) => t.dates.push(date_num(d)),
+        WordRef::Content(s) => {
+            let id = if grow { Some(vocab.intern(s)) } else { vocab.get(s) };
+            match id {
+                Some(id) if !t.seq.contains(&id) => {
+                    t.seq.push(id);
+                    t.clause.push(clause);
+                }
+                Some(_) => {}
+                None => t.other = true,
+            }
+        }
+    });
+    t.set = t.seq.clone();
+    t.set.sort_unstable();
+    t
+}
+
+/// The candidate's entries as flat arrays plus an inverted index (word → entries).
+struct Index {
+    seq: Vec<u32>,
+    clause: Vec<u16>,
+    seq_at: Vec<usize>,
+    dates: Vec<u32>,
+    dates_at: Vec<usize>,
+    other: Vec<bool>,
+    texts: Vec<(usize, usize)>,
+    postings: Vec<u32>,
+    postings_at: Vec<usize>,
+}
+
+impl Index {
+    fn build(p: &Parsed, vocab: &mut Vocab) -> Index {
+        let mut ix = Index {
+            seq: Vec::new(),
+            clause: Vec::new(),
+            seq_at: vec![0],
+            dates: Vec::new(),
+            dates_at: vec![0],
+            other: Vec::new(),
+            texts: Vec::new(),
+            postings: Vec::new(),
+            postings_at: Vec::new(),
+        };
+        for (fi, f) in p.candidate.iter().enumerate() {
+            for (bi, b) in f.blocks().iter().enumerate() {
+                if !b.kind.is_entry() {
+                    continue;
+                }
+                let t = terms(b.text(), vocab, false);
+                ix.seq.extend(&t.seq);
+                ix.clause.extend(&t.clause);
+                ix.seq_at.push(ix.seq.len());
+                ix.dates.extend(&t.dates);
+                ix.dates_at.push(ix.dates.len());
+                ix.other.push(t.other);
+                ix.texts.push((fi, bi));
+            }
+        }
+        let mut counts = vec![0usize; vocab.len() + 1];
+        for &w in &ix.seq {
+            counts[w as usize + 1] += 1;
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        ix.postings_at = counts.clone();
+        ix.postings = vec![0; ix.seq.len()];
+        for e in 0..ix.other.len() {
+            for &w in &ix.seq[ix.seq_at[e]..ix.seq_at[e + 1]] {
+                ix.postings[counts[w as usize]] = e as u32;
+                counts[w as usize] += 1;
+            }
+        }
+        ix
+    }
+    fn seq(&self, e: usize) -> &[u32] {
+        &self.seq[self.seq_at[e]..self.seq_at[e + 1]]
+    }
+    fn clause(&self, e: usize) -> &[u16] {
+        &self.clause[self.seq_at[e]..self.seq_at[e + 1]]
+    }
+    fn dates(&self, e: usize) -> &[u32] {
+        &self.dates[self.dates_at[e]..self.dates_at[e + 1]]
+    }
+    fn posting(&self, w: u32) -> &[u32] {
+        let w = w as usize;
+        if w + 1 >= self.postings_at.len() {
+            return &[];
+        }
+        &self.postings[self.postings_at[w]..self.postings_at[w + 1]]
+    }
+    fn text<'p>(&self, p: &'p Parsed, e: usize) -> &'p str {
+        let (fi, bi) = self.texts[e];
+        p.candidate[fi].blocks()[bi].text()
+    }
+}
+
+/// `needle` appears in `hay` in order (other words may sit between).
+fn in_order(needle: &[u32], hay: &[u32]) -> bool {
+    let mut it = hay.iter();
+    needle.iter().all(|w| it.any(|h| h == w))
+}
+
+/// Every clause of `l` (restricted to `keep`) appears in `seq` with its words in order; the
+/// clauses themselves may come in any order ("X, and Y" restates "Y, and X").
+fn clauses_in_order(l: &Terms, seq: &[u32], keep: impl Fn(u32) -> bool) -> bool {
+    let mut i = 0;
+    while i < l.seq.len() {
+        let k = l.clause[i];
+        let end = l.clause[i..].iter().position(|&c| c != k).map_or(l.seq.len(), |n| i + n);
+        let words: Vec<u32> = l.seq[i..end].iter().copied().filter(|&w| keep(w)).collect();
+        if !in_order(&words, seq) {
+            return false;
+        }
+        i = end;
+    }
+    true
+}
+
+/// A negation `c` adds (one `l` does not have) changes what the two say, unless it sits in a
+/// clause of its own that shares no word with `l` ("… 138 seconds. Don't forget this!").
+fn adds_negation(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> bool {
+    let (seq, clause) = (ix.seq(e), ix.clause(e));
+    seq.iter().zip(clause).any(|(w, k)| {
+        negations.binary_search(w).is_ok()
+            && l.set.binary_search(w).is_err()
+            && seq.iter().zip(clause).any(|(v, j)| j == k && l.set.binary_search(v).is_ok())
+    })
+}
+
+/// Whether candidate entry `e` says everything `l` says.
+fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool) -> bool {
+    let seq = ix.seq(e);
+    if !l.set.iter().all(|w| seq.contains(w)) || !clauses_in_order(l, seq, |_| true) || adds_negation(ix, e, l, negations) {
+        return false;
+    }
+    let cd = ix.dates(e);
+    if relative_ok {
+        // "yesterday" → a date: the rewrite must state a date the entry did not have.
+        return cd.iter().any(|d| !l.dates.contains(d));
+    }
+    l.dates.iter().all(|d| cd.contains(d)) || cd.is_empty()
+}
+
+/// Whether candidate entry `e` names the same subject as `l` with one value changed, and is not
+/// the older of the two. `Err` says why a near miss does not qualify.
+fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), String> {
+    let seq = ix.seq(e);
+    let missing: Vec<u32> = l.seq.iter().copied().filter(|w| !seq.contains(w)).collect();
+    let shared = l.seq.len() - missing.len();
+    if missing.len() != 1 || shared < 2 || negations.binary_search(&missing[0]).is_ok() {
+        return Err(String::new());
+    }
+    let new_word = ix.other[e] || seq.iter().any(|w| l.set.binary_search(w).is_err());
+    if !new_word || !clauses_in_order(l, seq, |w| w != missing[0]) || adds_negation(ix, e, l, negations) {
+        return Err(String::new());
+    }
+    let (old, new) = (l.dates.iter().max(), ix.dates(e).iter().max());
+    if let (Some(o), Some(n)) = (old, new) {
+        if n < o {
+            return Err(format!("the value kept is the older one ({} before {})", fmt_date(*n), fmt_date(*o)));
+        }
+    }
+    Ok(())
+}
+
+fn fmt_date(d: u32) -> String {
+    format!("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100)
+}
+
+struct Pending {
+    file: String,
+    line: usize,
+    text: String,
+    claim: Option<ChangeKind>,
+}
+
+fn link_target(link: &str) -> &str {
+    link.split('#').next().unwrap_or(link).trim_start_matches("./")
+}
+
+pub fn classify(p: &Parsed, report: &Report) -> FateReport {
+    let state = RandomState::new();
+    let hash = |t: &str| state.hash_one(normal_form(t));
+    let present: HashSet<u64> = entries(&p.candidate).map(|(_, b)| hash(b.text())).collect();
+    let pointed: HashSet<&str> =
+        entries(&p.candidate).filter(|(_, b)| b.kind == BlockKind::IndexLine).filter_map(|(_, b)| b.link.as_deref().map(link_target)).collect();
+    // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
+    let mut claims: HashMap<u64, ChangeKind> = HashMap::new();
+    for c in report.changes.iter().filter(|c| c.kind != ChangeKind::Edit) {
+        if let Some(before) = &c.before {
+            claims.entry(hash(before)).or_insert(c.kind);
+        }
+    }
+    let mut out = FateReport::default();
+    let mut pending: Vec<Pending> = Vec::new();
+    for (f, b) in entries(&p.live) {
+        out.entries += 1;
+        let text = b.text();
+        let h = hash(text);
+        if present.contains(&h) {
+            out.kept += 1;
+        } else if f.is_managed() {
+            out.removed += 1;
+        } else if b.kind == BlockKind::IndexLine
+            && b.link.as_deref().map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t))
+        {
+            out.removed += 1;
+        } else {
+            pending.push(Pending { file: f.path.clone(), line: b.line, text: text.to_string(), claim: claims.get(&h).copied() });
+        }
+    }
+    if pending.is_empty() {
+        return out;
+    }
+    let mut vocab = Vocab::default();
+    let mut negations: Vec<u32> = super::words::NEGATIONS.iter().map(|w| vocab.intern(w)).collect();
+    negations.sort_unstable();
+    let live_terms: Vec<Terms> = pending.iter().map(|e| terms(&e.text, &mut vocab, true)).collect();
+    let ix = Index::build(p, &mut vocab);
+    let rarest = |t: &Terms, n: usize| -> Vec<u32> {
+        let mut ws = t.set.clone();
+        ws.sort_by_key(|&w| ix.posting(w).len());
+        ws.truncate(n);
+        ws
+    };
+    for (e, l) in pending.into_iter().zip(live_terms) {
+        if l.set.is_empty() {
+            out.lost.push(lost(e, "nothing in it the verifier can look for (no words), and it is gone".into()));
+            continue;
+        }
+        let probe = |words: &[u32]| words.iter().flat_map(|&w| ix.posting(w)).take(MAX_PROBES).map(|&c| c as usize).collect::<Vec<_>>();
+        let first = probe(&rarest(&l, 1));
+        if first.iter().any(|&c| covers(&ix, c, &l, &negations, false)) {
+            out.merged += 1;
+            continue;
+        }
+        if has_relative_date(&e.text) {
+            let mut stripped = l.clone();
+            let relative: Vec<bool> = stripped.seq.iter().map(|&w| super::words::is_relative(vocab.word(w))).collect();
+            stripped.clause = stripped.clause.iter().zip(&relative).filter(|(_, r)| !**r).map(|(c, _)| *c).collect();
+            stripped.seq.retain(|&w| !super::words::is_relative(vocab.word(w)));
+            stripped.set.retain(|&w| !super::words::is_relative(vocab.word(w)));
+            let cands = probe(&rarest(&stripped, 1));
+            if !stripped.set.is_empty() && cands.iter().any(|&c| covers(&ix, c, &stripped, &negations, true)) {
+                out.merged += 1;
+                continue;
+            }
+        }
+        // A claimed duplicate may lose a plain trailing remark ("— confirmed again"): the fact
+        // itself must still be said, and the remark must state no value, name or negation.
+        if e.claim == Some(ChangeKind::Dedupe) {
+            if let Some((fact, _)) = trailing_remark(&e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
+                let f = terms(fact, &mut vocab, false);
+                if !f.set.is_empty() && probe(&rarest(&f, 1)).iter().any(|&c| covers(&ix, c, &f, &negations, false)) {
+                    out.merged += 1;
+                    continue;
+                }
+            }
+        }
+        // The changed value may be the rarest word: probe with the two rarest.
+        let near = probe(&rarest(&l, 2));
+        let mut successor: Option<usize> = None;
+        let mut objection: Option<String> = None;
+        for &c in &near {
+            match supersedes(&ix, c, &l, &negations) {
+                Ok(()) => {
+                    successor = Some(c);
+                    break;
+                }
+                Err(why) if !why.is_empty() && objection.is_none() => objection = Some(why),
+                Err(_) => {}
+            }
+        }
+        match (e.claim, successor) {
+            (Some(ChangeKind::Conflict), Some(_)) => out.superseded += 1,
+            (Some(ChangeKind::Conflict), None) => {
+                let why = match objection {
+                    Some(o) => format!("the report says a newer value replaced it, but {o}"),
+                    None => "the report says a newer value replaced it, but no candidate entry names the same subject with one value changed".into(),
+                };
+                out.lost.push(lost(e, why));
+            }
+            (claim, Some(c)) => {
+                let what = claim.map_or("does not explain it".to_string(), |k| format!("calls it {}", kind_name(k)));
+                let why = format!(
+                    "the candidate has \"{}\" (same subject, another value), but the report {what} rather than a conflict",
+                    quote(ix.text(p, c), 80)
+                );
+                out.lost.push(lost(e, why));
+            }
+            (Some(ChangeKind::Dedupe), None) => {
+                out.lost.push(lost(e, "the report says it duplicates another entry, but no candidate entry says everything it says".into()))
+            }
+            (Some(k), None) => {
+                let why = format!("the report says {}, which the two stores do not bear out", kind_name(k));
+                out.lost.push(lost(e, why));
+            }
+            (None, None) => out.lost.push(lost(e, "gone: no candidate entry says this, and the report does not explain it".into())),
+        }
+    }
+    out
+}
+
+/// `(fact, remark)` when the entry ends in a parenthetical or a dash clause.
+fn trailing_remark(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim_end();
+    if let Some(inner) = t.strip_suffix(')') {
+        let open = inner.rfind(" (")?;
+        return Some((&inner[..open], &inner[open + 2..]));
+    }
+    let dash = [" — ", " – ", " -- "].iter().find_map(|sep| t.rfind(sep).map(|i| (&t[..i], &t[i + sep.len()..])));
+    // A closing sentence of its own: "…15.5. Don't forget this!"
+    dash.or_else(|| {
+        let body = t.trim_end_matches(['.', '!', '?']);
+        let i = [". ", "! ", "? "].iter().filter_map(|sep| body.rfind(sep)).max()?;
+        Some((&t[..i], &t[i + 2..]))
+    })
+}
+
+/// Emphasis that states nothing: losing it loses no fact, negation or not.
+const EMPHASIS: &[&str] = &[
+    "don't forget this",
+    "do not forget this",
+    "don't forget",
+    "do not forget",
+    "remember this",
+    "keep this in mind",
+    "important",
+    "very important",
+    "this is important",
+    "good to know",
+    "noted",
+];
+
+fn is_emphasis(remark: &str) -> bool {
+    let r = remark.trim().trim_end_matches(['.', '!', '?']).replace('’', "'").to_lowercase();
+    EMPHASIS.contains(&r.as_str())
+}
+
+/// A few lower-case words with no digit, identifier, name or negation in them.
+fn is_plain_remark(remark: &str) -> bool {
+    let words: Vec<&str> = remark.split_whitespace().collect();
+    !words.is_empty()
+        && words.len() <= 6
+        && words.iter().enumerate().all(|(i, w)| {
+            let core = w.trim_matches(|c: char| !c.is_alphanumeric());
+            let lower = core.to_lowercase();
+            core.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '’')
+                && (i == 0 || !core.chars().any(char::is_uppercase))
+                && !super::words::NEGATIONS.contains(&lower.as_str())
+        })
+}
+
+fn has_relative_date(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    RELATIVE_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+fn kind_name(k: ChangeKind) -> &'static str {
+    match k {
+        ChangeKind::Dedupe => "dedupe",
+        ChangeKind::Conflict => "conflict",
+        ChangeKind::StalePointer => "stale pointer",
+        ChangeKind::RelativeDate => "relative date",
+        ChangeKind::Insight => "insight",
+        ChangeKind::Index => "index",
+        ChangeKind::Edit => "edit",
+    }
+}
+
+fn lost(e: Pending, why: String) -> Lost {
+    Lost { file: e.file, line: e.line, text: e.text, claim: e.claim, why }
+}
+
+/// `entry_loss`: entries lost (unexplained or unverified) may be at most `max_loss` of all.
+pub fn check(r: &FateReport, max_loss: f64) -> Check {
+    let frac = r.fraction_lost();
+    let unverified = r.lost.iter().filter(|l| l.claim.is_some()).count();
+    let reason = format!(
+        "{} of {} entries would be lost ({:.1}%, limit {:.1}%): {} unexplained, {} whose explanation does not hold; {} kept, {} merged, {} superseded, {} derived entries removed",
+        r.lost.len(),
+        r.entries,
+        frac * 100.0,
+        max_loss * 100.0,
+        r.lost.len() - unverified,
+        unverified,
+        r.kept,
+        r.merged,
+        r.superseded,
+        r.removed
+    );
+    let details = r.lost.iter().map(|l| format!("{}:{}: {} — {}", quote(&l.file, 120), l.line, quote(&l.text, 200), l.why)).collect();
+    Check::new("entry_loss", frac <= max_loss, reason, details)
+}
