@@ -104,7 +104,7 @@ const RULES: &[(&str, &str, Test)] = &[
     ("jwt", r"\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})", Test::None),
     (
         "connection-string-password",
-        r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://[^\s:/@'"<>`]{1,64}:([^\s@/'"<>`]{1,128})@[^\s/@'"<>`]+"#,
+        r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://[^\s:/@'"<>`]{0,64}:([^\s@/'"<>`]{1,128})@[^\s/@'"<>`]+"#,
         Test::NotPlaceholder,
     ),
     ("basic-auth-header", r#"(?i)\bauthorization["']?\s*[:=]\s*["']?basic\s+([A-Za-z0-9+/]{8,}={0,2})"#, Test::NotPlaceholder),
@@ -233,7 +233,7 @@ fn is_plain_word(v: &str) -> bool {
 /// Long, several character classes and high entropy: what a generated key looks like, unlike
 /// an identifier (`process_env_name`), a number or a word.
 pub fn looks_random(v: &str) -> bool {
-    if v.chars().count() < 12 || is_placeholder(v) {
+    if v.chars().count() < 12 || is_placeholder(v) || is_identifier(v) {
         return false;
     }
     let classes = [
@@ -248,6 +248,16 @@ pub fn looks_random(v: &str) -> bool {
         return false;
     }
     n_classes >= 2 && shannon_entropy(v) >= 3.0
+}
+
+/// Words joined by separators, maybe with a short version (`prod-db-credentials-v2`): a name.
+fn is_identifier(v: &str) -> bool {
+    v.split(['-', '_', '.', '/', ':']).all(|seg| {
+        let letters = seg.bytes().take_while(u8::is_ascii_lowercase).count();
+        let rest = &seg[letters..];
+        let rest = rest.strip_prefix('v').unwrap_or(rest);
+        (letters >= 2 || seg.is_empty() || rest.len() == seg.len() - letters) && rest.len() <= 3 && rest.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Bits per character.
@@ -314,6 +324,9 @@ mod tests {
         assert!(!looks_random("123456789012345"));
         assert!(!looks_random("${{ secrets.TOKEN }}"));
         assert!(!looks_random("short1A"));
+        assert!(!looks_random("prod-db-credentials-v2"));
+        assert!(!looks_random("deploy_key_name"));
+        assert!(looks_random("deadbeef0123deadbeef0123"));
     }
 
     #[test]

@@ -142,7 +142,7 @@ static IPV4: LazyLock<Regex> =
 /// The line with its decoration removed: quote marks, list marker, checkbox, date tag,
 /// emphasis, and up to two labels ("IMPORTANT:", "Note:").
 fn strip_lead(text: &str) -> &str {
-    let mut s = text.trim().trim_start_matches(['>', ' ', '\t']);
+    let mut s = text.trim().trim_start_matches(['>', '#', ' ', '\t']);
     s = super::words::strip_list_marker(s);
     for tag in ["[ ] ", "[x] ", "[X] "] {
         s = s.strip_prefix(tag).unwrap_or(s);
@@ -158,6 +158,10 @@ fn strip_lead(text: &str) -> &str {
         s = s.trim_start_matches(['*', '_', ' ']);
     }
     s
+}
+
+fn visible(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')).collect()
 }
 
 fn first_word(s: &str) -> String {
@@ -269,7 +273,9 @@ pub fn findings(lines: &[AddedLine], live: &LiveText) -> Vec<Finding> {
         urls: Vec<String>,
         hosts: Vec<String>,
     }
-    let raws: Vec<Raw> = lines
+    // Invisible characters must not split a word past the checks ("Al\u{200B}ways").
+    let cleaned: Vec<AddedLine> = lines.iter().map(|l| AddedLine { text: visible(&l.text), ..l.clone() }).collect();
+    let raws: Vec<Raw> = cleaned
         .iter()
         .map(|l| {
             let rule = imperative(&l.text);
