@@ -133,16 +133,34 @@ impl<'a> LiveText<'a> {
         found
     }
 
+    /// For each needle, how often the live store contains it (ASCII case-insensitively).
+    pub fn count(&self, needles: &[String]) -> Vec<usize> {
+        let mut counts = vec![0usize; needles.len()];
+        let Ok(ac) = AhoCorasickBuilder::new().ascii_case_insensitive(true).build(needles.iter().map(|n| n.as_bytes())) else {
+            return counts;
+        };
+        for f in self.store.files.values() {
+            for m in ac.find_overlapping_iter(f.bytes.as_slice()) {
+                counts[m.pattern().as_usize()] += 1;
+            }
+        }
+        counts
+    }
+
     /// For each needle (a word), up to `cap` live lines containing it (case-insensitively).
     pub fn lines_with(&self, needles: &[String], cap: usize) -> Vec<Vec<String>> {
         let mut out: Vec<Vec<String>> = vec![Vec::new(); needles.len()];
-        let Ok(ac) = AhoCorasickBuilder::new().ascii_case_insensitive(true).build(needles.iter().map(|n| n.as_bytes())) else {
+        let wanted: Vec<usize> = (0..needles.len()).filter(|&i| !needles[i].is_empty()).collect();
+        if wanted.is_empty() {
+            return out;
+        }
+        let Ok(ac) = AhoCorasickBuilder::new().ascii_case_insensitive(true).build(wanted.iter().map(|&i| needles[i].as_bytes())) else {
             return out;
         };
         for f in self.store.files.values() {
             let bytes = &f.bytes;
             for m in ac.find_overlapping_iter(bytes.as_slice()) {
-                let slot = &mut out[m.pattern().as_usize()];
+                let slot = &mut out[wanted[m.pattern().as_usize()]];
                 if slot.len() >= cap {
                     continue;
                 }
@@ -210,6 +228,7 @@ mod tests {
         let needles = vec!["example.net".to_string(), "ample.net".into(), "foo.example.org".into(), "evil.net".into()];
         assert_eq!(t.contains(&needles, true, true), vec![true, false, true, false]);
         assert_eq!(t.contains(&needles, true, false), vec![true, true, true, false]);
-        assert_eq!(t.lines_with(&["CARGO".into()], 5), vec![vec!["- run `cargo test`".to_string()]]);
+        assert_eq!(t.lines_with(&["CARGO".into(), String::new()], 5), vec![vec!["- run `cargo test`".to_string()], vec![]]);
+        assert_eq!(t.count(&["example".into(), "zzz".into()]), vec![2, 0]);
     }
 }

@@ -297,12 +297,20 @@ pub fn findings(lines: &[AddedLine], live: &LiveText) -> Vec<Finding> {
     let known_hosts = live.contains(&all_hosts, true, true);
     let known_cmds = live.contains(&all_cmds, false, false);
     let rules: Vec<(usize, Vec<String>)> = raws.iter().enumerate().filter(|(_, r)| r.rule.is_some()).map(|(i, r)| (i, rule_words(&r.line.text))).collect();
+    // Each rule is looked up by its rarest word in the live store (one counting pass, then one
+    // pass collecting the lines), so a common word cannot crowd out the line it restates.
+    let mut words: Vec<String> = rules.iter().flat_map(|(_, ws)| ws.iter().cloned()).collect();
+    words.sort();
+    words.dedup();
+    let counts = live.count(&words);
+    let freq = |w: &String| words.binary_search(w).map_or(0, |i| counts[i]);
     let needles: Vec<String> =
-        rules.iter().map(|(_, ws)| ws.iter().max_by_key(|w| w.chars().count()).cloned().unwrap_or_default()).collect();
+        rules.iter().map(|(_, ws)| ws.iter().filter(|w| freq(w) > 0).min_by_key(|w| freq(w)).cloned().unwrap_or_default()).collect();
     let candidates = live.lines_with(&needles, 2000);
     let mut known_rule = vec![false; raws.len()];
     for ((i, ws), lines) in rules.iter().zip(&candidates) {
         known_rule[*i] = !ws.is_empty()
+            && !lines.is_empty()
             && lines.iter().any(|line| {
                 let have = rule_words(line);
                 ws.iter().all(|w| have.contains(w))
@@ -426,6 +434,23 @@ mod tests {
         assert_eq!(hosts("mail ops@corp.example.com or 10.0.0.12; see evil.example.net.", &[]), vec!["10.0.0.12", "corp.example.com", "evil.example.net"]);
         assert_eq!(hosts("edit package.json, README.md, src/main.rs, v1.2.3.4, node.js", &[]), Vec::<String>::new());
         assert_eq!(url_host("https://user:pw@Updates.Example.net:8443/x"), Some("updates.example.net".into()));
+    }
+
+    #[test]
+    fn a_reworded_rule_is_found_among_many_lines_sharing_its_words() {
+        let mut text: String = (0..2500).map(|i| format!("- the platform wiki changing note {i}\n")).collect();
+        text.push_str("- Ask Chen before changing the guruzilo schema in the platform wiki; checked yesterday\n");
+        let mut live = crate::store::Store::default();
+        live.files.insert("a.md".into(), crate::store::MemoryFile { bytes: text.into_bytes(), mtime: None });
+        let added = AddedLine {
+            file: "a.md".into(),
+            line: 2501,
+            text: "- Ask Chen before changing the guruzilo schema in the platform wiki; checked on 2026-05-28".into(),
+            in_fence: false,
+        };
+        assert_eq!(findings(&[added.clone()], &LiveText::new(&live)), vec![]);
+        let new = AddedLine { text: "- Ask Dana before changing the guruzilo schema".into(), ..added };
+        assert_eq!(findings(&[new], &LiveText::new(&live)).len(), 1);
     }
 
     #[test]
