@@ -136,9 +136,24 @@ fn real(dir: &Path) -> anyhow::Result<()> {
         let (v, secs) = time(|| {
             verify::evaluate(&verify::Input { config: &config, pins: &pins, live: &store, candidate: &candidate, report: &report, base_hash: &h, current_hash: &h })
         });
+        // False positives of the secret rules on real text: every line of the store, as if new.
+        let flagged: Vec<String> = store
+            .files
+            .iter()
+            .flat_map(|(path, f)| {
+                let text = String::from_utf8_lossy(&f.bytes).into_owned();
+                dreamd::secrets::find(&text).into_iter().map(move |m| format!("{path}: {} {}", m.rule, dreamd::secrets::describe(&text[m.start..m.end])))
+            })
+            .collect();
+        if !flagged.is_empty() {
+            println!("    secret rules flag {} value(s) in the live store itself: {flagged:?}", flagged.len());
+        }
         let failed: Vec<&str> = v.failures().map(|c| c.name.as_str()).collect();
         let entries = v.checks.iter().find(|c| c.name == "entry_loss").map(|c| c.reason.clone()).unwrap_or_default();
         println!("{label}: {} in {:.3} s; {entries}", if failed.is_empty() { "passes".to_string() } else { format!("HELD by {}", failed.join(", ")) }, secs);
+        if let Some(r) = v.failures().find(|c| c.name == "reduction") {
+            println!("    reduction: {}", r.reason);
+        }
         for c in v.failures() {
             holds.entry(c.name.clone()).and_modify(|n| *n += 1).or_insert(1);
             for d in c.details.iter().take(5) {

@@ -42,7 +42,7 @@ fn key(line: &str) -> &str {
 impl Added {
     pub fn between(live: &Store, candidate: &Store) -> Added {
         let state = RandomState::new();
-        let mut known: HashSet<u64> = HashSet::new();
+        let mut known: HashSet<u64, super::words::Prehashed> = HashSet::default();
         let mut out = Added::default();
         // Only files that differ can add anything; the live lines are needed only then.
         let changed: Vec<(&String, &[u8])> = candidate

@@ -13,14 +13,13 @@
 //! Near-linear: normal forms are hashed first; only entries without an exact counterpart are
 //! tokenised and looked up through an inverted index of the candidate's words (rarest first).
 
-use super::words::{normal_form, scan_words, Vocab, WordRef, RELATIVE_MARKERS};
+use super::words::{normal_hash, scan_words, Prehashed, Vocab, WordRef, RELATIVE_MARKERS};
 use super::{quote, Check, Parsed};
 use crate::memory::{entries, BlockKind};
 use crate::report::{ChangeKind, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
 
 /// Candidates examined per entry at most: a bound on the work an adversarial store can cause.
 const MAX_PROBES: usize = 20_000;
@@ -59,11 +58,11 @@ impl FateReport {
 /// An entry's words as the checks compare them.
 #[derive(Debug, Clone, Default)]
 struct Terms {
-    /// Content words in order of first appearance.
+    /// Content words in order, repeats included.
     seq: Vec<u32>,
-    /// The clause each word of `seq` first appears in.
+    /// The clause of each word of `seq`.
     clause: Vec<u16>,
-    /// The same, sorted.
+    /// The distinct words, sorted.
     set: Vec<u32>,
     /// ISO dates as `yyyymmdd`.
     dates: Vec<u32>,
@@ -84,17 +83,17 @@ fn terms(text: &str, vocab: &mut Vocab, grow: bool) -> Terms {
         WordRef::Content(s) => {
             let id = if grow { Some(vocab.intern(s)) } else { vocab.get(s) };
             match id {
-                Some(id) if !t.seq.contains(&id) => {
+                Some(id) => {
                     t.seq.push(id);
                     t.clause.push(clause);
                 }
-                Some(_) => {}
                 None => t.other = true,
             }
         }
     });
     t.set = t.seq.clone();
     t.set.sort_unstable();
+    t.set.dedup();
     t
 }
 
@@ -129,29 +128,47 @@ impl Index {
                 if !b.kind.is_entry() {
                     continue;
                 }
-                let t = terms(b.text(), vocab, false);
-                ix.seq.extend(&t.seq);
-                ix.clause.extend(&t.clause);
+                // Straight into the flat arrays: a million entries, no allocation each.
+                let (mut clause, mut other) = (0u16, false);
+                scan_words(b.text(), |w| match w {
+                    WordRef::Break => clause = clause.saturating_add(1),
+                    WordRef::Date(d) => ix.dates.push(date_num(d)),
+                    WordRef::Content(s) => match vocab.get(s) {
+                        Some(id) => {
+                            ix.seq.push(id);
+                            ix.clause.push(clause);
+                        }
+                        None => other = true,
+                    },
+                });
                 ix.seq_at.push(ix.seq.len());
-                ix.dates.extend(&t.dates);
                 ix.dates_at.push(ix.dates.len());
-                ix.other.push(t.other);
+                ix.other.push(other);
                 ix.texts.push((fi, bi));
             }
         }
+        // Postings name each entry once per word, however often it repeats the word.
+        let first = |ix: &Index, e: usize, i: usize| !ix.seq[ix.seq_at[e]..i].contains(&ix.seq[i]);
         let mut counts = vec![0usize; vocab.len() + 1];
-        for &w in &ix.seq {
-            counts[w as usize + 1] += 1;
+        for e in 0..ix.other.len() {
+            for i in ix.seq_at[e]..ix.seq_at[e + 1] {
+                if first(&ix, e, i) {
+                    counts[ix.seq[i] as usize + 1] += 1;
+                }
+            }
         }
         for i in 1..counts.len() {
             counts[i] += counts[i - 1];
         }
         ix.postings_at = counts.clone();
-        ix.postings = vec![0; ix.seq.len()];
+        ix.postings = vec![0; counts[counts.len() - 1]];
         for e in 0..ix.other.len() {
-            for &w in &ix.seq[ix.seq_at[e]..ix.seq_at[e + 1]] {
-                ix.postings[counts[w as usize]] = e as u32;
-                counts[w as usize] += 1;
+            for i in ix.seq_at[e]..ix.seq_at[e + 1] {
+                if first(&ix, e, i) {
+                    let w = ix.seq[i] as usize;
+                    ix.postings[counts[w]] = e as u32;
+                    counts[w] += 1;
+                }
             }
         }
         ix
@@ -184,15 +201,14 @@ fn in_order(needle: &[u32], hay: &[u32]) -> bool {
     needle.iter().all(|w| it.any(|h| h == w))
 }
 
-/// Every clause of `l` (restricted to `keep`) appears in `seq` with its words in order; the
-/// clauses themselves may come in any order ("X, and Y" restates "Y, and X").
-fn clauses_in_order(l: &Terms, seq: &[u32], keep: impl Fn(u32) -> bool) -> bool {
+/// Every clause of `l` appears in `seq` with its words in order; the clauses themselves may come
+/// in any order ("X, and Y" restates "Y, and X").
+fn clauses_in_order(l: &Terms, seq: &[u32]) -> bool {
     let mut i = 0;
     while i < l.seq.len() {
         let k = l.clause[i];
         let end = l.clause[i..].iter().position(|&c| c != k).map_or(l.seq.len(), |n| i + n);
-        let words: Vec<u32> = l.seq[i..end].iter().copied().filter(|&w| keep(w)).collect();
-        if !in_order(&words, seq) {
+        if !in_order(&l.seq[i..end], seq) {
             return false;
         }
         i = end;
@@ -214,7 +230,7 @@ fn adds_negation(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> bool {
 /// Whether candidate entry `e` says everything `l` says.
 fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool) -> bool {
     let seq = ix.seq(e);
-    if !l.set.iter().all(|w| seq.contains(w)) || !clauses_in_order(l, seq, |_| true) || adds_negation(ix, e, l, negations) {
+    if !l.set.iter().all(|w| seq.contains(w)) || !clauses_in_order(l, seq) || adds_negation(ix, e, l, negations) {
         return false;
     }
     let cd = ix.dates(e);
@@ -227,15 +243,39 @@ fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool)
 
 /// Whether candidate entry `e` names the same subject as `l` with one value changed, and is not
 /// the older of the two. `Err` says why a near miss does not qualify.
+///
+/// Counted with repeats: "`server/` - Various server configurations" → "`examples/server/src/`
+/// - Various server configurations" changes one word although "server" is still there.
 fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), String> {
     let seq = ix.seq(e);
-    let missing: Vec<u32> = l.seq.iter().copied().filter(|w| !seq.contains(w)).collect();
-    let shared = l.seq.len() - missing.len();
-    if missing.len() != 1 || shared < 2 || negations.binary_search(&missing[0]).is_ok() {
+    let mut left: Vec<u32> = seq.to_vec();
+    let mut missing: Vec<usize> = Vec::new(); // positions in l.seq with no counterpart in c
+    for (i, w) in l.seq.iter().enumerate() {
+        match left.iter().position(|x| x == w) {
+            Some(p) => {
+                left.swap_remove(p);
+            }
+            None => missing.push(i),
+        }
+    }
+    let [gone] = missing[..] else { return Err(String::new()) };
+    let changed = l.seq[gone];
+    if l.seq.len() < 3 || negations.binary_search(&changed).is_ok() {
         return Err(String::new());
     }
-    let new_word = ix.other[e] || seq.iter().any(|w| l.set.binary_search(w).is_err());
-    if !new_word || !clauses_in_order(l, seq, |w| w != missing[0]) || adds_negation(ix, e, l, negations) {
+    // The new value: a word of c beyond those l accounts for.
+    if !ix.other[e] && left.is_empty() {
+        return Err(String::new());
+    }
+    // Which occurrence changed is open when the word repeats: any that leaves the rest in order.
+    let in_order_without = |at: usize| {
+        let mut rest = l.clone();
+        rest.seq.remove(at);
+        rest.clause.remove(at);
+        clauses_in_order(&rest, seq)
+    };
+    let ordered = (0..l.seq.len()).filter(|&i| l.seq[i] == changed).any(in_order_without);
+    if !ordered || adds_negation(ix, e, l, negations) {
         return Err(String::new());
     }
     let (old, new) = (l.dates.iter().max(), ix.dates(e).iter().max());
@@ -264,12 +304,12 @@ fn link_target(link: &str) -> &str {
 
 pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     let state = RandomState::new();
-    let hash = |t: &str| state.hash_one(normal_form(t));
-    let present: HashSet<u64> = entries(&p.candidate).map(|(_, b)| hash(b.text())).collect();
+    let hash = |t: &str| normal_hash(&state, t);
+    let present: HashSet<u64, Prehashed> = entries(&p.candidate).map(|(_, b)| hash(b.text())).collect();
     let pointed: HashSet<&str> =
         entries(&p.candidate).filter(|(_, b)| b.kind == BlockKind::IndexLine).filter_map(|(_, b)| b.link.as_deref().map(link_target)).collect();
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
-    let mut claims: HashMap<u64, ChangeKind> = HashMap::new();
+    let mut claims: HashMap<u64, ChangeKind, Prehashed> = HashMap::default();
     for c in report.changes.iter().filter(|c| c.kind != ChangeKind::Edit) {
         if let Some(before) = &c.before {
             claims.entry(hash(before)).or_insert(c.kind);

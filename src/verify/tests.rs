@@ -312,3 +312,17 @@ fn a_claimed_duplicate_may_lose_emphasis_but_not_a_fact() {
     let d = failed(&verify_with(&config(""), &live, &cand, &Report::default()), "entry_loss");
     assert_eq!(d.len(), 3, "{d:?}");
 }
+
+#[test]
+fn a_renamed_path_supersedes_though_its_old_word_remains() {
+    // From a real store: the path changed, the word "server" is still in the newer entry.
+    let live = store(&[("a.md", "- [2025-12-03] `server/` - Various server configurations (stateful, stateless, OAuth, etc.)\n- [2025-12-19] `examples/server/src/` - Various server configurations (stateful, stateless, OAuth, etc.)\n- the cafeteria closes at noon\n")]);
+    let cand = store(&[("a.md", "- [2025-12-19] `examples/server/src/` - Various server configurations (stateful, stateless, OAuth, etc.)\n- the cafeteria closes at noon\n")]);
+    let mut report = Report::default();
+    report.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some("- [2025-12-03] `server/` - Various server configurations (stateful, stateless, OAuth, etc.)".into()), None, "older".into()));
+    let v = verify_with(&config(""), &live, &cand, &report);
+    assert!(get(&v, "entry_loss").passed, "{:?}", get(&v, "entry_loss"));
+    // Two words changed is another subject.
+    let other = store(&[("a.md", "- [2025-12-19] `examples/client/src/` - Various client configurations (stateful, stateless, OAuth, etc.)\n- the cafeteria closes at noon\n")]);
+    assert!(!get(&verify_with(&config(""), &live, &other, &report), "entry_loss").passed);
+}

@@ -130,9 +130,58 @@ pub fn strip_list_marker(text: &str) -> &str {
 /// Formatting removed: marker, pin marker, case, emphasis and code marks, whitespace, trailing
 /// punctuation. Two entries with one normal form say the same thing.
 pub fn normal_form(text: &str) -> String {
-    let body = strip_list_marker(text);
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
+    let mut out = String::with_capacity(text.len());
+    normal_chars(text, |c| out.push(c));
+    out
+}
+
+/// The hash of [`normal_form`] without building it (it runs on every entry of both stores).
+pub fn normal_hash(state: &std::collections::hash_map::RandomState, text: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = state.build_hasher();
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    normal_chars(text, |c| {
+        if len + 4 > buf.len() {
+            h.write(&buf[..len]);
+            len = 0;
+        }
+        len += c.encode_utf8(&mut buf[len..]).len();
+    });
+    h.write(&buf[..len]);
+    h.finish()
+}
+
+/// ASCII characters that are dropped if nothing but more of them follows. A long run is let
+/// through early: normal forms stay equal for equal texts, which is all they are for.
+struct Pending {
+    buf: [u8; 32],
+    n: usize,
+}
+
+impl Pending {
+    fn hold(&mut self, b: u8, emit: &mut impl FnMut(char)) {
+        if self.n == self.buf.len() {
+            self.flush(emit);
+        }
+        self.buf[self.n] = b;
+        self.n += 1;
+    }
+    fn flush(&mut self, emit: &mut impl FnMut(char)) {
+        self.buf[..self.n].iter().for_each(|&b| emit(b as char));
+        self.n = 0;
+    }
+    fn last(&self) -> Option<u8> {
+        self.n.checked_sub(1).map(|i| self.buf[i])
+    }
+}
+
+/// The characters of the normal form, in order, one callback each.
+fn normal_chars(text: &str, mut emit: impl FnMut(char)) {
+    let trailing = |c: char| matches!(c, '.' | '!' | ';' | ',' | ':' | '?' | ' ');
+    let mut pending = Pending { buf: [0; 32], n: 0 };
+    let mut started = false;
+    let mut rest = strip_list_marker(text);
     while !rest.is_empty() {
         if let Some(after) = strip_pin(rest) {
             rest = after;
@@ -144,21 +193,29 @@ pub fn normal_form(text: &str) -> String {
             continue;
         }
         if c.is_whitespace() {
-            if !out.is_empty() && !out.ends_with(' ') {
-                out.push(' ');
+            if started && pending.last() != Some(b' ') {
+                pending.hold(b' ', &mut emit);
             }
             continue;
         }
-        out.extend(c.to_lowercase());
+        for l in c.to_lowercase() {
+            if trailing(l) {
+                pending.hold(l as u8, &mut emit);
+            } else {
+                pending.flush(&mut emit);
+                emit(l);
+            }
+            started = true;
+        }
     }
-    let trimmed = out.trim_end_matches(['.', '!', ';', ',', ':', '?', ' ']);
-    trimmed.to_string()
 }
 
 /// `rest` after a pin marker at its start (`<!-- pinned -->` in any spacing or case).
 fn strip_pin(rest: &str) -> Option<&str> {
     let inner = rest.strip_prefix("<!--")?;
-    let end = inner.find("-->")?;
+    // A marker is short: look no further (a text of many `<!--` must stay linear).
+    let window = &inner[..inner.char_indices().nth(40).map_or(inner.len(), |(i, _)| i)];
+    let end = window.find("-->")?;
     (inner[..end].trim().eq_ignore_ascii_case("pinned")).then(|| &inner[end + 3..])
 }
 
@@ -181,11 +238,6 @@ pub fn without_pin_markers(text: &str) -> std::borrow::Cow<'_, str> {
     }
     out.push_str(rest);
     std::borrow::Cow::Owned(out)
-}
-
-/// A 64-bit hash of a normal form, keyed per run (engine output cannot aim for a collision).
-pub fn hash_with(state: &std::collections::hash_map::RandomState, s: &str) -> u64 {
-    state.hash_one(s)
 }
 
 /// The text after list marker and filler openers.
@@ -293,6 +345,35 @@ pub fn is_iso_date(w: &str) -> bool {
         && (1..=31).contains(&((b[8] - b'0') * 10 + (b[9] - b'0')))
 }
 
+/// Keys that are already keyed hashes need no second hashing.
+#[derive(Default, Clone, Copy)]
+pub struct Prehashed;
+
+#[derive(Default)]
+pub struct PrehashedHasher(u64);
+
+impl std::hash::BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are used; fold anything else in rather than fail.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Interned words: a million entries hold `u32`s, not ten million strings.
 #[derive(Debug, Default)]
 pub struct Vocab {
@@ -346,6 +427,17 @@ mod tests {
         assert_ne!(normal_form("- port 8080"), normal_form("- port 9090"));
         assert_ne!(normal_form("- a_b"), normal_form("- ab"));
         assert_eq!(normal_form("- Ünïcödé ✅ text"), "ünïcödé ✅ text");
+        assert_eq!(normal_form("  -   a  b ,. ! "), "a b");
+        assert_eq!(normal_form("- a. b."), "a. b");
+        let state = std::collections::hash_map::RandomState::new();
+        for (a, b) in [("- The **build** uses  `cargo`.", "* the build uses cargo"), ("- x <!-- pinned -->", "- x")] {
+            assert_eq!(normal_hash(&state, a), normal_hash(&state, b));
+        }
+        assert_ne!(normal_hash(&state, "- port 8080"), normal_hash(&state, "- port 9090"));
+        let long = "é".repeat(300);
+        assert_ne!(normal_hash(&state, &long), normal_hash(&state, &format!("{long}x")));
+        let many = "<!--".repeat(20_000);
+        assert_eq!(normal_form(&many).len(), many.len());
     }
 
     #[test]
