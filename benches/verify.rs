@@ -25,7 +25,12 @@ const BASE_ENTRIES: usize = 20_000;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kb / 1024.0
 }
 
@@ -38,7 +43,15 @@ fn config(layout: Layout) -> Config {
 }
 
 fn dream(store: &Store, transcripts: Vec<dreamd::sessions::Transcript>, now: chrono::DateTime<chrono::Utc>) -> (Store, Report) {
-    let input = DreamInput { store: store.clone(), transcripts, layout: Layout::ClaudeCode, pins: PinRules::default(), now, keep_history: false, cancel: Default::default() };
+    let input = DreamInput {
+        store: store.clone(),
+        transcripts,
+        layout: Layout::ClaudeCode,
+        pins: PinRules::default(),
+        now,
+        keep_history: false,
+        cancel: Default::default(),
+    };
     builtin::consolidate(&input).expect("not canceled")
 }
 
@@ -63,7 +76,15 @@ fn child(case: &str) -> anyhow::Result<()> {
     let config = config(Layout::ClaudeCode);
     let pins = PinRules::default();
     let h = corpus.store.hash();
-    let input = verify::Input { config: &config, pins: &pins, live: &corpus.store, candidate: &candidate, report: &report, base_hash: &h, current_hash: &h };
+    let input = verify::Input {
+        config: &config,
+        pins: &pins,
+        live: &corpus.store,
+        candidate: &candidate,
+        report: &report,
+        base_hash: &h,
+        current_hash: &h,
+    };
     let (verdict, total) = time(|| verify::evaluate(&input));
     // The phases again, one by one, to see where the time goes.
     let (parsed, parse_s) = time(|| Parsed::new(&corpus.store, &candidate, &config, &pins));
@@ -134,7 +155,15 @@ fn real(dir: &Path) -> anyhow::Result<()> {
         let h = store.hash();
         let pins = PinRules::default();
         let (v, secs) = time(|| {
-            verify::evaluate(&verify::Input { config: &config, pins: &pins, live: &store, candidate: &candidate, report: &report, base_hash: &h, current_hash: &h })
+            verify::evaluate(&verify::Input {
+                config: &config,
+                pins: &pins,
+                live: &store,
+                candidate: &candidate,
+                report: &report,
+                base_hash: &h,
+                current_hash: &h,
+            })
         });
         // False positives of the secret rules on real text: every line of the store, as if new.
         let flagged: Vec<String> = store
@@ -142,7 +171,9 @@ fn real(dir: &Path) -> anyhow::Result<()> {
             .iter()
             .flat_map(|(path, f)| {
                 let text = String::from_utf8_lossy(&f.bytes).into_owned();
-                dreamd::secrets::find(&text).into_iter().map(move |m| format!("{path}: {} {}", m.rule, dreamd::secrets::describe(&text[m.start..m.end])))
+                dreamd::secrets::find(&text)
+                    .into_iter()
+                    .map(move |m| format!("{path}: {} {}", m.rule, dreamd::secrets::describe(&text[m.start..m.end])))
             })
             .collect();
         if !flagged.is_empty() {
@@ -150,7 +181,11 @@ fn real(dir: &Path) -> anyhow::Result<()> {
         }
         let failed: Vec<&str> = v.failures().map(|c| c.name.as_str()).collect();
         let entries = v.checks.iter().find(|c| c.name == "entry_loss").map(|c| c.reason.clone()).unwrap_or_default();
-        println!("{label}: {} in {:.3} s; {entries}", if failed.is_empty() { "passes".to_string() } else { format!("HELD by {}", failed.join(", ")) }, secs);
+        println!(
+            "{label}: {} in {:.3} s; {entries}",
+            if failed.is_empty() { "passes".to_string() } else { format!("HELD by {}", failed.join(", ")) },
+            secs
+        );
         if let Some(r) = v.failures().find(|c| c.name == "reduction") {
             println!("    reduction: {}", r.reason);
         }

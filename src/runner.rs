@@ -114,8 +114,15 @@ pub async fn decide(
     let _live = app.live_lock.lock().await;
     let current_hash = Store::read(&config.agent.memory_dir)?.hash();
     let base_hash = base.hash();
-    let verdict =
-        verify::evaluate(&verify::Input { config, pins, live: base, candidate, report, base_hash: &base_hash, current_hash: &current_hash });
+    let verdict = verify::evaluate(&verify::Input {
+        config,
+        pins,
+        live: base,
+        candidate,
+        report,
+        base_hash: &base_hash,
+        current_hash: &current_hash,
+    });
     let policy_json = serde_json::to_value(&verdict)?;
     for c in &verdict.checks {
         app.emit(id, "policy", &format!("{} {}: {}", if c.passed { "pass" } else { "FAIL" }, c.name, c.reason));

@@ -126,14 +126,12 @@ const RULES: &[(&str, &str, Test)] = &[
     ),
 ];
 
-static RULE_SET: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    RULES.iter().map(|&(id, p, test)| Rule { id, re: Regex::new(p).expect("static regex"), test }).collect()
-});
+static RULE_SET: LazyLock<Vec<Rule>> =
+    LazyLock::new(|| RULES.iter().map(|&(id, p, test)| Rule { id, re: Regex::new(p).expect("static regex"), test }).collect());
 
 /// Runs of base64 (standard or URL-safe), possibly wrapped over lines, long enough to hide a key.
-static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9+/_-]{24,}={0,2}(?:\r?\n[ \t]*[A-Za-z0-9+/_-]{16,}={0,2})*").expect("static regex")
-});
+static BASE64_RUN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{24,}={0,2}(?:\r?\n[ \t]*[A-Za-z0-9+/_-]{16,}={0,2})*").expect("static regex"));
 
 pub const BASE64_RULE: &str = "base64-wrapped-secret";
 
@@ -244,7 +242,8 @@ pub fn looks_random(v: &str) -> bool {
     ];
     let has_digit = classes[2];
     let n_classes = classes.iter().filter(|&&b| b).count();
-    if !has_digit && !(classes[0] && classes[1]) {
+    // A digit, or both cases: words and constants alone are not keys.
+    if !(has_digit || classes[0] && classes[1]) {
         return false;
     }
     n_classes >= 2 && shannon_entropy(v) >= 3.0
@@ -314,7 +313,10 @@ mod tests {
     #[test]
     fn keyword_rules_redact_the_value_only() {
         assert_eq!(redact("DB_PASSWORD=Tr0ub4dor&3x"), "DB_PASSWORD=[redacted:password-assignment]");
-        assert_eq!(redact("postgres://app:s3cr3tFAKE@db.internal:5432/app"), "postgres://app:[redacted:connection-string-password]@db.internal:5432/app");
+        assert_eq!(
+            redact("postgres://app:s3cr3tFAKE@db.internal:5432/app"),
+            "postgres://app:[redacted:connection-string-password]@db.internal:5432/app"
+        );
     }
 
     #[test]
@@ -338,7 +340,8 @@ mod tests {
 
     #[test]
     fn non_ascii_text_is_safe() {
-        for t in ["password: pässwörd123€", "token = ✅✅✅✅✅✅✅✅✅✅✅✅", "ключ: AKIAIOSFODNN7EXAMPLE…", "é\u{301}://ü:ö@ä"] {
+        for t in ["password: pässwörd123€", "token = ✅✅✅✅✅✅✅✅✅✅✅✅", "ключ: AKIAIOSFODNN7EXAMPLE…", "é\u{301}://ü:ö@ä"]
+        {
             let r = redact(t);
             assert!(r.is_char_boundary(r.len()));
         }

@@ -39,7 +39,15 @@ fn builtin_meets_the_quality_targets_on_a_small_corpus() {
         assert_eq!(fates.lost, vec![], "verifier");
         let h = corpus.store.hash();
         let pins = PinRules::default();
-        let input = Input { config: &config, pins: &pins, live: &corpus.store, candidate: &candidate, report: &report, base_hash: &h, current_hash: &h };
+        let input = Input {
+            config: &config,
+            pins: &pins,
+            live: &corpus.store,
+            candidate: &candidate,
+            report: &report,
+            base_hash: &h,
+            current_hash: &h,
+        };
         let verdict = evaluate(&input);
         assert!(verdict.passed, "the engine's own output passes every check: {}", verdict.summary());
     }

@@ -82,7 +82,10 @@ fn verifier_settings() {
     assert_eq!(c.policy.drift.url, DriftAction::Hold);
     let c = parse("agent:\n  memory_dir: ./m\npolicy:\n  max_entry_loss: 0.1\n  drift:\n    host: allow\n    command: allow\n").unwrap();
     assert_eq!(c.max_entry_loss(), 0.1);
-    assert_eq!((c.policy.drift.imperative, c.policy.drift.host, c.policy.drift.command), (DriftAction::Hold, DriftAction::Allow, DriftAction::Allow));
+    assert_eq!(
+        (c.policy.drift.imperative, c.policy.drift.host, c.policy.drift.command),
+        (DriftAction::Hold, DriftAction::Allow, DriftAction::Allow)
+    );
     let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  drift:\n    urls: allow\n").unwrap_err();
     assert!(e.to_string().contains("urls"), "{e}");
     let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  drift:\n    url: maybe\n").unwrap_err();

@@ -5,8 +5,8 @@
 use crate::store::Store;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddedLine {
@@ -164,8 +164,21 @@ impl<'a> LiveText<'a> {
                 if slot.len() >= cap {
                     continue;
                 }
-                let start = bytes[..m.start()].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                let end = bytes[m.end()..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| m.end() + i);
+                // Rules are lines of a few hundred bytes; a longer "line" is not looked into
+                // (and a huge one-line file must not be rescanned for every match).
+                const REACH: usize = 4096;
+                let from = m.start().saturating_sub(REACH);
+                let to = (m.end() + REACH).min(bytes.len());
+                let start = match bytes[from..m.start()].iter().rposition(|&b| b == b'\n') {
+                    Some(i) => from + i + 1,
+                    None if from == 0 => 0,
+                    None => continue,
+                };
+                let end = match bytes[m.end()..to].iter().position(|&b| b == b'\n') {
+                    Some(i) => m.end() + i,
+                    None if to == bytes.len() => to,
+                    None => continue,
+                };
                 let line = String::from_utf8_lossy(&bytes[start..end]).into_owned();
                 if slot.last() != Some(&line) {
                     slot.push(line);
@@ -214,7 +227,13 @@ mod tests {
         let got: Vec<(&str, usize, &str, bool)> = a.lines.iter().map(|l| (l.file.as_str(), l.line, l.text.as_str(), l.in_fence)).collect();
         assert_eq!(
             got,
-            vec![("a.md", 4, "- four", false), ("a.md", 5, "```sh", false), ("a.md", 6, "ls", true), ("a.md", 7, "```", false), ("c.json", 1, "{\"k\": 1}", false)]
+            vec![
+                ("a.md", 4, "- four", false),
+                ("a.md", 5, "```sh", false),
+                ("a.md", 6, "ls", true),
+                ("a.md", 7, "```", false),
+                ("c.json", 1, "{\"k\": 1}", false)
+            ]
         );
         assert_eq!(a.new_paths, vec!["c.json"]);
         assert_eq!(a.regions[0].text, "  - one\n- four\n```sh\nls\n```");

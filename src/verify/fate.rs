@@ -23,6 +23,11 @@ use std::collections::{HashMap, HashSet};
 
 /// Candidates examined per entry at most: a bound on the work an adversarial store can cause.
 const MAX_PROBES: usize = 20_000;
+/// Entries longer than this (in words) are compared only verbatim; real entries are far shorter.
+const MAX_WORDS: usize = 256;
+/// Word visits the comparisons may make in one dream (seconds of work, ten times what the
+/// hosted maximum needs): past it, what is left is held for a person rather than compared.
+const WORK_BUDGET: u64 = 4_000_000_000;
 
 /// A live entry the verifier cannot account for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,8 +154,9 @@ impl Index {
         }
         // Postings name each entry once per word, however often it repeats the word.
         let first = |ix: &Index, e: usize, i: usize| !ix.seq[ix.seq_at[e]..i].contains(&ix.seq[i]);
+        let comparable: Vec<usize> = (0..ix.other.len()).filter(|&e| ix.seq_at[e + 1] - ix.seq_at[e] <= MAX_WORDS).collect();
         let mut counts = vec![0usize; vocab.len() + 1];
-        for e in 0..ix.other.len() {
+        for &e in &comparable {
             for i in ix.seq_at[e]..ix.seq_at[e + 1] {
                 if first(&ix, e, i) {
                     counts[ix.seq[i] as usize + 1] += 1;
@@ -162,7 +168,7 @@ impl Index {
         }
         ix.postings_at = counts.clone();
         ix.postings = vec![0; counts[counts.len() - 1]];
-        for e in 0..ix.other.len() {
+        for &e in &comparable {
             for i in ix.seq_at[e]..ix.seq_at[e + 1] {
                 if first(&ix, e, i) {
                     let w = ix.seq[i] as usize;
@@ -220,17 +226,23 @@ fn clauses_in_order(l: &Terms, seq: &[u32]) -> bool {
 /// clause of its own that shares no word with `l` ("… 138 seconds. Don't forget this!").
 fn adds_negation(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> bool {
     let (seq, clause) = (ix.seq(e), ix.clause(e));
-    seq.iter().zip(clause).any(|(w, k)| {
-        negations.binary_search(w).is_ok()
-            && l.set.binary_search(w).is_err()
-            && seq.iter().zip(clause).any(|(v, j)| j == k && l.set.binary_search(v).is_ok())
-    })
+    let Some(&last) = clause.last() else { return false };
+    // Per clause of c: (shares a word with l, has a negation l lacks).
+    let mut flags = vec![(false, false); last as usize + 1];
+    for (w, &k) in seq.iter().zip(clause) {
+        let shared = l.set.binary_search(w).is_ok();
+        let f = &mut flags[k as usize];
+        f.0 |= shared;
+        f.1 |= !shared && negations.binary_search(w).is_ok();
+    }
+    flags.iter().any(|&(shared, negated)| shared && negated)
 }
 
 /// Whether candidate entry `e` says everything `l` says.
 fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool) -> bool {
+    // Every clause in order implies every word present.
     let seq = ix.seq(e);
-    if !l.set.iter().all(|w| seq.contains(w)) || !clauses_in_order(l, seq) || adds_negation(ix, e, l, negations) {
+    if !clauses_in_order(l, seq) || adds_negation(ix, e, l, negations) {
         return false;
     }
     let cd = ix.dates(e);
@@ -248,23 +260,25 @@ fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool)
 /// - Various server configurations" changes one word although "server" is still there.
 fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), String> {
     let seq = ix.seq(e);
-    let mut left: Vec<u32> = seq.to_vec();
-    let mut missing: Vec<usize> = Vec::new(); // positions in l.seq with no counterpart in c
-    for (i, w) in l.seq.iter().enumerate() {
-        match left.iter().position(|x| x == w) {
-            Some(p) => {
-                left.swap_remove(p);
-            }
-            None => missing.push(i),
+    // Multiset difference of the two word lists, by merging sorted copies.
+    let (mut a, mut b) = (l.seq.clone(), seq.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut i, mut j, mut missing, mut extra) = (0, 0, Vec::new(), 0usize);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+            (Some(x), Some(y)) if x < y => (missing.push(*x), i += 1).1,
+            (Some(x), None) => (missing.push(*x), i += 1).1,
+            _ => (extra, j) = (extra + 1, j + 1),
         }
     }
-    let [gone] = missing[..] else { return Err(String::new()) };
-    let changed = l.seq[gone];
+    let [changed] = missing[..] else { return Err(String::new()) };
     if l.seq.len() < 3 || negations.binary_search(&changed).is_ok() {
         return Err(String::new());
     }
     // The new value: a word of c beyond those l accounts for.
-    if !ix.other[e] && left.is_empty() {
+    if !ix.other[e] && extra == 0 {
         return Err(String::new());
     }
     // Which occurrence changed is open when the word repeats: any that leaves the rest in order.
@@ -306,8 +320,10 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     let state = RandomState::new();
     let hash = |t: &str| normal_hash(&state, t);
     let present: HashSet<u64, Prehashed> = entries(&p.candidate).map(|(_, b)| hash(b.text())).collect();
-    let pointed: HashSet<&str> =
-        entries(&p.candidate).filter(|(_, b)| b.kind == BlockKind::IndexLine).filter_map(|(_, b)| b.link.as_deref().map(link_target)).collect();
+    let pointed: HashSet<&str> = entries(&p.candidate)
+        .filter(|(_, b)| b.kind == BlockKind::IndexLine)
+        .filter_map(|(_, b)| b.link.as_deref().map(link_target))
+        .collect();
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
     let mut claims: HashMap<u64, ChangeKind, Prehashed> = HashMap::default();
     for c in report.changes.iter().filter(|c| c.kind != ChangeKind::Edit) {
@@ -321,13 +337,15 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         out.entries += 1;
         let text = b.text();
         let h = hash(text);
+        // Derived entries: a dreamd-managed file's, or a pointer still indexed (or to nothing).
+        let derived = || {
+            f.is_managed()
+                || (b.kind == BlockKind::IndexLine
+                    && b.link.as_deref().map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
+        };
         if present.contains(&h) {
             out.kept += 1;
-        } else if f.is_managed() {
-            out.removed += 1;
-        } else if b.kind == BlockKind::IndexLine
-            && b.link.as_deref().map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t))
-        {
+        } else if derived() {
             out.removed += 1;
         } else {
             pending.push(Pending { file: f.path.clone(), line: b.line, text: text.to_string(), claim: claims.get(&h).copied() });
@@ -347,13 +365,30 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         ws.truncate(n);
         ws
     };
+    let mut work = WORK_BUDGET;
     for (e, l) in pending.into_iter().zip(live_terms) {
         if l.set.is_empty() {
             out.lost.push(lost(e, "nothing in it the verifier can look for (no words), and it is gone".into()));
             continue;
         }
+        if l.seq.len() > MAX_WORDS {
+            let why = format!("too long to compare word by word ({} words), and no exact copy is in the candidate", l.seq.len());
+            out.lost.push(lost(e, why));
+            continue;
+        }
+        if work == 0 {
+            out.lost.push(lost(e, "not compared: the verifier's work limit for one dream was reached".into()));
+            continue;
+        }
+        // Each comparison scans the candidate entry once per clause of the live one.
+        let clauses = l.clause.last().map_or(1, |&k| k as u64 + 1);
+        let mut charge = |probes: &[usize]| {
+            let cost: u64 = probes.iter().map(|&c| (clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64).sum();
+            work = work.saturating_sub(cost);
+        };
         let probe = |words: &[u32]| words.iter().flat_map(|&w| ix.posting(w)).take(MAX_PROBES).map(|&c| c as usize).collect::<Vec<_>>();
         let first = probe(&rarest(&l, 1));
+        charge(&first);
         if first.iter().any(|&c| covers(&ix, c, &l, &negations, false)) {
             out.merged += 1;
             continue;
@@ -365,6 +400,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             stripped.seq.retain(|&w| !super::words::is_relative(vocab.word(w)));
             stripped.set.retain(|&w| !super::words::is_relative(vocab.word(w)));
             let cands = probe(&rarest(&stripped, 1));
+            charge(&cands);
             if !stripped.set.is_empty() && cands.iter().any(|&c| covers(&ix, c, &stripped, &negations, true)) {
                 out.merged += 1;
                 continue;
@@ -375,7 +411,9 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         if e.claim == Some(ChangeKind::Dedupe) {
             if let Some((fact, _)) = trailing_remark(&e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
                 let f = terms(fact, &mut vocab, false);
-                if !f.set.is_empty() && probe(&rarest(&f, 1)).iter().any(|&c| covers(&ix, c, &f, &negations, false)) {
+                let cands = probe(&rarest(&f, 1));
+                charge(&cands);
+                if !f.set.is_empty() && cands.iter().any(|&c| covers(&ix, c, &f, &negations, false)) {
                     out.merged += 1;
                     continue;
                 }
@@ -383,6 +421,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
         // The changed value may be the rarest word: probe with the two rarest.
         let near = probe(&rarest(&l, 2));
+        charge(&near);
         let mut successor: Option<usize> = None;
         let mut objection: Option<String> = None;
         for &c in &near {
@@ -400,7 +439,10 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             (Some(ChangeKind::Conflict), None) => {
                 let why = match objection {
                     Some(o) => format!("the report says a newer value replaced it, but {o}"),
-                    None => "the report says a newer value replaced it, but no candidate entry names the same subject with one value changed".into(),
+                    None => {
+                        "the report says a newer value replaced it, but no candidate entry names the same subject with one value changed"
+                            .into()
+                    }
                 };
                 out.lost.push(lost(e, why));
             }

@@ -15,7 +15,9 @@ pub fn check(p: &Parsed) -> Check {
         let after = p.candidate_store.files.get(&f.path);
         if let FileBody::Opaque { reason } = &f.body {
             match after {
-                None => details.push(format!("{}: removed — a file dreamd does not parse ({reason}) must stay as it is", quote(&f.path, 120))),
+                None => {
+                    details.push(format!("{}: removed — a file dreamd does not parse ({reason}) must stay as it is", quote(&f.path, 120)))
+                }
                 Some(a) if &a.bytes != before => {
                     details.push(format!("{}: changed — a file dreamd does not parse ({reason}) must stay as it is", quote(&f.path, 120)))
                 }
@@ -24,7 +26,10 @@ pub fn check(p: &Parsed) -> Check {
             continue;
         }
         if !f.is_managed() && p.candidate.iter().any(|c| c.path == f.path && c.is_managed()) {
-            details.push(format!("{}: the agent's file was marked `managed-by: dreamd`; its entries would become removable", quote(&f.path, 120)));
+            details.push(format!(
+                "{}: the agent's file was marked `managed-by: dreamd`; its entries would become removable",
+                quote(&f.path, 120)
+            ));
         }
     }
     if details.is_empty() {

@@ -132,7 +132,9 @@ pub fn quote(text: &str, max: usize) -> String {
         match c {
             '\n' => out.push_str("⏎ "),
             // Control and invisible formatting characters (bidi overrides) are shown, not obeyed.
-            c if c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}') => {
+            c if c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}') =>
+            {
                 out.push_str(&c.escape_default().to_string())
             }
             c => out.push(c),

@@ -63,5 +63,10 @@ pub fn check(added: &Added, live: &LiveText, extra_patterns: &[String]) -> Check
             format!("{at}: {} — looks like a {} the live store did not hold", crate::secrets::describe(&f.value), f.rule)
         })
         .collect();
-    Check::new("no_new_secrets", false, format!("the candidate writes {} secret-looking value(s) the live store did not hold", new.len()), details)
+    Check::new(
+        "no_new_secrets",
+        false,
+        format!("the candidate writes {} secret-looking value(s) the live store did not hold", new.len()),
+        details,
+    )
 }

@@ -50,14 +50,17 @@ const FACTS: &str = "- billing listens on port 8080 in staging\n- the auth servi
 
 fn facts_with_filler() -> Store {
     // A store with duplicates the candidates below remove (so reduction passes on its own).
-    let dup = "- Note: deploys go through ArgoCD\n- deploys go through ArgoCD (as agreed)\n".repeat(1);
+    let dup = "- Note: deploys go through ArgoCD\n- deploys go through ArgoCD (as agreed)\n";
     store(&[("MEMORY.md", "- [Facts](facts.md) — facts\n"), ("facts.md", &format!("{FACTS}{dup}"))])
 }
 
 #[test]
 fn held_conflict_claim_whose_successor_is_another_subject() {
     let live = store(&[("a.md", "- billing listens on port 8080\n- auth listens on port 9090\n- the cafeteria closes at noon on Fridays\n- rotate the signing keys every 90 days\n")]);
-    let cand = store(&[("a.md", "- auth listens on port 9090\n- the cafeteria closes at noon on Fridays\n- rotate the signing keys every 90 days\n")]);
+    let cand = store(&[(
+        "a.md",
+        "- auth listens on port 9090\n- the cafeteria closes at noon on Fridays\n- rotate the signing keys every 90 days\n",
+    )]);
     let mut report = Report::default();
     report.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some("- billing listens on port 8080".into()), None, "older".into()));
     let v = verify_with(&config(""), &live, &cand, &report);
@@ -68,7 +71,10 @@ fn held_conflict_claim_whose_successor_is_another_subject() {
 
 #[test]
 fn held_dedupe_claim_whose_successor_is_another_subject() {
-    let live = store(&[("a.md", "- Alice owns the billing service\n- Alice owns the payments service\n- the cafeteria closes at noon on Fridays\n")]);
+    let live = store(&[(
+        "a.md",
+        "- Alice owns the billing service\n- Alice owns the payments service\n- the cafeteria closes at noon on Fridays\n",
+    )]);
     let cand = store(&[("a.md", "- Alice owns the payments service\n- the cafeteria closes at noon on Fridays\n")]);
     let mut report = Report::default();
     report.changes.push(Change::new(ChangeKind::Dedupe, "a.md", Some("- Alice owns the billing service".into()), None, "dup".into()));
@@ -80,7 +86,10 @@ fn held_dedupe_claim_whose_successor_is_another_subject() {
 
 #[test]
 fn a_true_conflict_is_superseded_but_not_when_the_older_value_is_kept() {
-    let live = store(&[("a.md", "- 2026-05-01: billing listens on port 8080\n- 2026-06-01: billing listens on port 9090\n- the cafeteria closes at noon\n")]);
+    let live = store(&[(
+        "a.md",
+        "- 2026-05-01: billing listens on port 8080\n- 2026-06-01: billing listens on port 9090\n- the cafeteria closes at noon\n",
+    )]);
     let claim = |before: &str| {
         let mut r = Report::default();
         r.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some(before.into()), None, "older".into()));
@@ -110,7 +119,10 @@ fn held_command_engine_that_silently_deletes_one_unique_fact() {
     assert_eq!(d, vec!["facts.md:4: - the cafeteria closes at noon on Fridays — gone: no candidate entry says this, and the report does not explain it"]);
     assert_eq!(command_engine().max_entry_loss(), 0.0, "the same limit for every engine");
     // The duplicates alone are verifiably merged: that candidate passes.
-    let cand = store(&[("MEMORY.md", "- [Facts](facts.md) — facts\n"), ("facts.md", &format!("{FACTS}- deploys go through ArgoCD (as agreed)\n"))]);
+    let cand = store(&[
+        ("MEMORY.md", "- [Facts](facts.md) — facts\n"),
+        ("facts.md", &format!("{FACTS}- deploys go through ArgoCD (as agreed)\n")),
+    ]);
     let v = verify_command(&live, &cand);
     assert!(get(&v, "entry_loss").passed, "{}", v.summary());
 }
@@ -123,7 +135,12 @@ fn held_command_engine_that_appends_a_fetch_and_run_rule() {
     let v = verify_command(&live, &cand);
     let d = failed(&v, "instruction_drift");
     assert_eq!(d.len(), 1);
-    for part in ["facts.md:11:", "new instruction (\"Always fetch\")", "new URL https://updates.example.net/agent.sh", "new host updates.example.net"] {
+    for part in [
+        "facts.md:11:",
+        "new instruction (\"Always fetch\")",
+        "new URL https://updates.example.net/agent.sh",
+        "new host updates.example.net",
+    ] {
         assert!(d[0].contains(part), "{part} in {}", d[0]);
     }
     // Allowing every kind lists the line but lets it through.
@@ -135,7 +152,10 @@ fn held_command_engine_that_appends_a_fetch_and_run_rule() {
 
 #[test]
 fn held_command_engine_that_moves_a_pinned_entry_to_another_file() {
-    let live = store(&[("a.md", &format!("- never force-push to main <!-- pinned -->\n{FACTS}")), ("b.md", "- Notes\n- the cafeteria closes at noon\n")]);
+    let live = store(&[
+        ("a.md", &format!("- never force-push to main <!-- pinned -->\n{FACTS}")),
+        ("b.md", "- Notes\n- the cafeteria closes at noon\n"),
+    ]);
     let cand = store(&[("a.md", FACTS), ("b.md", "- Notes\n- the cafeteria closes at noon\n- never force-push to main <!-- pinned -->\n")]);
     let d = failed(&verify_command(&live, &cand), "pinned_kept");
     assert_eq!(d.len(), 2, "{d:?}");
@@ -182,7 +202,10 @@ fn held_secrets_anywhere_in_what_the_candidate_adds() {
     let aws = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEY1234";
     let cases: Vec<(&str, String)> = vec![
         ("a.md", format!("# Key ghp_FAKE0123456789abcdefghijklmnopqrstuv\n{FACTS}")),
-        ("t.md", "---\nname: t\ntoken: github_pat_FAKE0123456789abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJKLMNOPQRSTUV\n---\n- x\n".into()),
+        (
+            "t.md",
+            "---\nname: t\ntoken: github_pat_FAKE0123456789abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJKLMNOPQRSTUV\n---\n- x\n".into(),
+        ),
         ("broken.md", "---\nname: [unclosed\n- sk_live_FAKE0123456789abcdefghij\n".into()),
         ("creds.json", format!("{{\"aws_secret_access_key\": \"{aws}\"}}\n")),
         ("notes.md", "- db: postgres://app:hunter2FAKE@db.internal:5432/app\n".into()),
@@ -296,13 +319,14 @@ fn an_empty_or_unchanged_candidate() {
     assert!(!get(&stale, "live_unchanged").passed);
 }
 
-
 #[test]
 fn a_claimed_duplicate_may_lose_emphasis_but_not_a_fact() {
     let live = store(&[("a.md", "- Postgres runs 15.5 <!-- pinned -->\n- Postgres runs 15.5 — confirmed again\n- Postgres runs 15.5. Don't forget this!\n- Postgres runs 15.5. Don't use it!\n- the cafeteria closes at noon\n")]);
     let cand = store(&[("a.md", "- Postgres runs 15.5 <!-- pinned -->\n- the cafeteria closes at noon\n")]);
     let mut report = Report::default();
-    for before in ["- Postgres runs 15.5 — confirmed again", "- Postgres runs 15.5. Don't forget this!", "- Postgres runs 15.5. Don't use it!"] {
+    for before in
+        ["- Postgres runs 15.5 — confirmed again", "- Postgres runs 15.5. Don't forget this!", "- Postgres runs 15.5. Don't use it!"]
+    {
         report.changes.push(Change::new(ChangeKind::Dedupe, "a.md", Some(before.into()), None, "dup".into()));
     }
     let d = failed(&verify_with(&config(""), &live, &cand, &report), "entry_loss");
@@ -319,10 +343,32 @@ fn a_renamed_path_supersedes_though_its_old_word_remains() {
     let live = store(&[("a.md", "- [2025-12-03] `server/` - Various server configurations (stateful, stateless, OAuth, etc.)\n- [2025-12-19] `examples/server/src/` - Various server configurations (stateful, stateless, OAuth, etc.)\n- the cafeteria closes at noon\n")]);
     let cand = store(&[("a.md", "- [2025-12-19] `examples/server/src/` - Various server configurations (stateful, stateless, OAuth, etc.)\n- the cafeteria closes at noon\n")]);
     let mut report = Report::default();
-    report.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some("- [2025-12-03] `server/` - Various server configurations (stateful, stateless, OAuth, etc.)".into()), None, "older".into()));
+    report.changes.push(Change::new(
+        ChangeKind::Conflict,
+        "a.md",
+        Some("- [2025-12-03] `server/` - Various server configurations (stateful, stateless, OAuth, etc.)".into()),
+        None,
+        "older".into(),
+    ));
     let v = verify_with(&config(""), &live, &cand, &report);
     assert!(get(&v, "entry_loss").passed, "{:?}", get(&v, "entry_loss"));
     // Two words changed is another subject.
     let other = store(&[("a.md", "- [2025-12-19] `examples/client/src/` - Various client configurations (stateful, stateless, OAuth, etc.)\n- the cafeteria closes at noon\n")]);
     assert!(!get(&verify_with(&config(""), &live, &other, &report), "entry_loss").passed);
+}
+
+#[test]
+fn pathological_stores_stay_bounded() {
+    // Every live entry shares every word with every candidate entry (postings as long as the
+    // store), and one entry is a 60,000-word paragraph: the verifier must finish and hold.
+    let n = 1000;
+    let mut live: String = (0..n).map(|i| format!("- alpha beta gamma delta {}\n", i % 7)).collect();
+    let huge = "word ".repeat(60_000);
+    live.push_str(&format!("- {huge}\n"));
+    let mut cand: String = (0..n).map(|i| format!("- gamma alpha beta delta {}\n", i % 7)).collect();
+    cand.push_str(&format!("- {huge}changed\n"));
+    let (live, cand) = (store(&[("a.md", &live)]), store(&[("a.md", &cand)]));
+    let d = failed(&verify_command(&live, &cand), "entry_loss");
+    assert!(d.iter().any(|x| x.contains("too long to compare word by word (60000 words)")), "{:?}", &d[..3]);
+    assert!(d.iter().any(|x| x.starts_with("a.md:1: - alpha beta gamma delta 0 — ")), "{:?}", &d[..3]);
 }

@@ -38,9 +38,46 @@ const STOPWORDS: &[&str] = &[
 
 /// Words that flip or restrict a statement: a successor that adds one says something else.
 pub const NEGATIONS: &[&str] = &[
-    "not", "no", "never", "none", "nothing", "nor", "neither", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt", "isn't", "isnt",
-    "aren't", "arent", "wasn't", "weren't", "won't", "wont", "can't", "cant", "cannot", "shouldn't", "shouldnt", "mustn't", "mustnt",
-    "without", "except", "unless", "avoid", "instead", "only", "stop", "stopped", "deprecated", "obsolete", "formerly", "previously",
+    "not",
+    "no",
+    "never",
+    "none",
+    "nothing",
+    "nor",
+    "neither",
+    "don't",
+    "dont",
+    "doesn't",
+    "doesnt",
+    "didn't",
+    "didnt",
+    "isn't",
+    "isnt",
+    "aren't",
+    "arent",
+    "wasn't",
+    "weren't",
+    "won't",
+    "wont",
+    "can't",
+    "cant",
+    "cannot",
+    "shouldn't",
+    "shouldnt",
+    "mustn't",
+    "mustnt",
+    "without",
+    "except",
+    "unless",
+    "avoid",
+    "instead",
+    "only",
+    "stop",
+    "stopped",
+    "deprecated",
+    "obsolete",
+    "formerly",
+    "previously",
     "longer",
 ];
 
@@ -79,18 +116,8 @@ const RELATIVE: &[&str] = &[
 ];
 
 /// Phrases that make a date relative; an entry with one may be rewritten with an absolute date.
-pub const RELATIVE_MARKERS: &[&str] = &[
-    "yesterday",
-    "today",
-    "tonight",
-    "tomorrow",
-    " ago",
-    "last week",
-    "last month",
-    "this morning",
-    "this afternoon",
-    "this evening",
-];
+pub const RELATIVE_MARKERS: &[&str] =
+    &["yesterday", "today", "tonight", "tomorrow", " ago", "last week", "last month", "this morning", "this afternoon", "this evening"];
 
 pub fn is_stopword(w: &str) -> bool {
     STOPWORDS.contains(&w)
