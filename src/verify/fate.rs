@@ -6,8 +6,9 @@
 //!   `MEMORY.md` pointer whose target the candidate still points to or no longer has;
 //! - *merged*: one candidate entry says everything it says: all its words, in its order, its
 //!   dates, and no negation it did not have (a relative date made absolute counts);
-//! - *superseded*: the engine's report claims a conflict, and a candidate entry names the same
-//!   subject (every word but the one value that changed, in order, no new negation, not older);
+//! - *superseded*: the engine's report claims a conflict, and a candidate entry the live store
+//!   already held names the same subject (every word but the one value that changed, in order,
+//!   no new negation, not older by its date);
 //! - otherwise *lost*: unexplained (no claim) or unverified (a claim the stores do not bear out).
 //!
 //! Near-linear: normal forms are hashed first; only entries without an exact counterpart are
@@ -195,6 +196,37 @@ impl Index {
         }
         &self.postings[self.postings_at[w]..self.postings_at[w + 1]]
     }
+    /// `t`'s words, rarest in the candidate first.
+    fn by_rarity(&self, t: &Terms) -> Vec<u32> {
+        let mut ws = t.set.clone();
+        ws.sort_by_key(|&w| self.posting(w).len());
+        ws
+    }
+
+    /// Entries that contain the rarest word of `t` and its next two (checked in the entry, never
+    /// by walking a common word's long posting list), lazily, at most `MAX_PROBES`.
+    fn containing_all<'a>(&'a self, t: &Terms) -> impl Iterator<Item = usize> + 'a {
+        let ws = self.by_rarity(t);
+        let first = ws.first().map_or(&[][..], |&w| self.posting(w));
+        let others: Vec<u32> = ws.iter().skip(1).take(2).copied().collect();
+        first.iter().take(MAX_PROBES).map(|&c| c as usize).filter(move |&c| others.iter().all(|w| self.seq(c).contains(w)))
+    }
+
+    /// Entries that contain all words of `t` but at most one, lazily: such an entry has the
+    /// rarest word, or else the second and third rarest. `limit` bounds the entries looked at
+    /// (a common second word can have a long posting list).
+    fn containing_all_but_one<'a>(&'a self, t: &Terms, limit: usize) -> impl Iterator<Item = usize> + 'a {
+        let ws = self.by_rarity(t);
+        let p1 = ws.first().map_or(&[][..], |&w| self.posting(w));
+        let p2 = ws.get(1).map_or(&[][..], |&w| self.posting(w));
+        let (w1, w3) = (ws.first().copied(), ws.get(2).copied());
+        let without_first = p2.iter().take(limit).map(|&c| c as usize).filter(move |&c| {
+            let seq = self.seq(c);
+            w1.is_none_or(|w| !seq.contains(&w)) && w3.is_none_or(|w| seq.contains(&w))
+        });
+        p1.iter().take(limit).map(|&c| c as usize).chain(without_first)
+    }
+
     fn text<'p>(&self, p: &'p Parsed, e: usize) -> &'p str {
         let (fi, bi) = self.texts[e];
         p.candidate[fi].blocks()[bi].text()
@@ -310,6 +342,16 @@ struct Pending {
     line: usize,
     text: String,
     claim: Option<ChangeKind>,
+    /// Other live entries the claim's provenance names (`file:line`).
+    hints: Vec<(String, usize)>,
+}
+
+/// The live entry at `file:line`.
+fn live_text_at<'p>(p: &'p Parsed, file: &str, line: usize) -> Option<&'p str> {
+    let f = p.live.binary_search_by(|f| f.path.as_str().cmp(file)).ok().map(|i| &p.live[i])?;
+    let blocks = f.blocks();
+    let i = blocks.partition_point(|b| b.line < line);
+    blocks.get(i).filter(|b| b.line == line && b.kind.is_entry()).map(|b| b.text())
 }
 
 fn link_target(link: &str) -> &str {
@@ -319,36 +361,57 @@ fn link_target(link: &str) -> &str {
 pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     let state = RandomState::new();
     let hash = |t: &str| normal_hash(&state, t);
-    let present: HashSet<u64, Prehashed> = entries(&p.candidate).map(|(_, b)| hash(b.text())).collect();
+    // Normal form → the candidate entry (its ordinal, as in the index below) that has it.
+    let by_form: HashMap<u64, usize, Prehashed> = entries(&p.candidate).enumerate().map(|(i, (_, b))| (hash(b.text()), i)).collect();
     let pointed: HashSet<&str> = entries(&p.candidate)
         .filter(|(_, b)| b.kind == BlockKind::IndexLine)
         .filter_map(|(_, b)| b.link.as_deref().map(link_target))
         .collect();
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
-    let mut claims: HashMap<u64, ChangeKind, Prehashed> = HashMap::default();
-    for c in report.changes.iter().filter(|c| c.kind != ChangeKind::Edit) {
+    let mut claims: HashMap<u64, usize, Prehashed> = HashMap::default();
+    for (i, c) in report.changes.iter().enumerate().filter(|(_, c)| c.kind != ChangeKind::Edit) {
         if let Some(before) = &c.before {
-            claims.entry(hash(before)).or_insert(c.kind);
+            claims.entry(hash(before)).or_insert(i);
         }
     }
+    let hints_of = |i: usize, file: &str, line: usize| -> Vec<(String, usize)> {
+        let own = format!("{file}:{line}");
+        report.changes[i]
+            .provenance
+            .entries
+            .iter()
+            .filter(|loc| **loc != own)
+            .filter_map(|loc| loc.rsplit_once(':').and_then(|(f, l)| Some((f.to_string(), l.parse().ok()?))))
+            .take(4)
+            .collect()
+    };
     let mut out = FateReport::default();
     let mut pending: Vec<Pending> = Vec::new();
+    let mut live_forms: HashSet<u64, Prehashed> = HashSet::default();
     for (f, b) in entries(&p.live) {
         out.entries += 1;
         let text = b.text();
         let h = hash(text);
+        live_forms.insert(h);
         // Derived entries: a dreamd-managed file's, or a pointer still indexed (or to nothing).
         let derived = || {
             f.is_managed()
                 || (b.kind == BlockKind::IndexLine
                     && b.link.as_deref().map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
         };
-        if present.contains(&h) {
+        if by_form.contains_key(&h) {
             out.kept += 1;
         } else if derived() {
             out.removed += 1;
         } else {
-            pending.push(Pending { file: f.path.clone(), line: b.line, text: text.to_string(), claim: claims.get(&h).copied() });
+            let claim = claims.get(&h).copied();
+            pending.push(Pending {
+                file: f.path.clone(),
+                line: b.line,
+                text: text.to_string(),
+                claim: claim.map(|i| report.changes[i].kind),
+                hints: claim.map(|i| hints_of(i, &f.path, b.line)).unwrap_or_default(),
+            });
         }
     }
     if pending.is_empty() {
@@ -359,12 +422,6 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     negations.sort_unstable();
     let live_terms: Vec<Terms> = pending.iter().map(|e| terms(&e.text, &mut vocab, true)).collect();
     let ix = Index::build(p, &mut vocab);
-    let rarest = |t: &Terms, n: usize| -> Vec<u32> {
-        let mut ws = t.set.clone();
-        ws.sort_by_key(|&w| ix.posting(w).len());
-        ws.truncate(n);
-        ws
-    };
     let mut work = WORK_BUDGET;
     for (e, l) in pending.into_iter().zip(live_terms) {
         if l.set.is_empty() {
@@ -382,14 +439,14 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
         // Each comparison scans the candidate entry once per clause of the live one.
         let clauses = l.clause.last().map_or(1, |&k| k as u64 + 1);
-        let mut charge = |probes: &[usize]| {
-            let cost: u64 = probes.iter().map(|&c| (clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64).sum();
-            work = work.saturating_sub(cost);
+        let mut spend = |c: usize| work = work.saturating_sub((clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64);
+        let merged_into = |t: &Terms, relative_ok: bool, spend: &mut dyn FnMut(usize)| {
+            ix.containing_all(t).any(|c| {
+                spend(c);
+                covers(&ix, c, t, &negations, relative_ok)
+            })
         };
-        let probe = |words: &[u32]| words.iter().flat_map(|&w| ix.posting(w)).take(MAX_PROBES).map(|&c| c as usize).collect::<Vec<_>>();
-        let first = probe(&rarest(&l, 1));
-        charge(&first);
-        if first.iter().any(|&c| covers(&ix, c, &l, &negations, false)) {
+        if merged_into(&l, false, &mut spend) {
             out.merged += 1;
             continue;
         }
@@ -399,9 +456,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             stripped.clause = stripped.clause.iter().zip(&relative).filter(|(_, r)| !**r).map(|(c, _)| *c).collect();
             stripped.seq.retain(|&w| !super::words::is_relative(vocab.word(w)));
             stripped.set.retain(|&w| !super::words::is_relative(vocab.word(w)));
-            let cands = probe(&rarest(&stripped, 1));
-            charge(&cands);
-            if !stripped.set.is_empty() && cands.iter().any(|&c| covers(&ix, c, &stripped, &negations, true)) {
+            if !stripped.set.is_empty() && merged_into(&stripped, true, &mut spend) {
                 out.merged += 1;
                 continue;
             }
@@ -411,21 +466,29 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         if e.claim == Some(ChangeKind::Dedupe) {
             if let Some((fact, _)) = trailing_remark(&e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
                 let f = terms(fact, &mut vocab, false);
-                let cands = probe(&rarest(&f, 1));
-                charge(&cands);
-                if !f.set.is_empty() && cands.iter().any(|&c| covers(&ix, c, &f, &negations, false)) {
+                if !f.set.is_empty() && merged_into(&f, false, &mut spend) {
                     out.merged += 1;
                     continue;
                 }
             }
         }
-        // The changed value may be the rarest word: probe with the two rarest.
-        let near = probe(&rarest(&l, 2));
-        charge(&near);
         let mut successor: Option<usize> = None;
         let mut objection: Option<String> = None;
-        for &c in &near {
+        // Where the engine says the newer value is (its provenance) is looked at first, and
+        // verified like any other entry; a search follows. Without a claimed conflict the
+        // search only serves the explanation, so it is short.
+        let hinted = e.hints.iter().filter_map(|(file, line)| live_text_at(p, file, *line)).filter_map(|t| by_form.get(&hash(t)).copied());
+        let limit = if e.claim == Some(ChangeKind::Conflict) { MAX_PROBES } else { 1_000 };
+        for c in hinted.chain(ix.containing_all_but_one(&l, limit)) {
+            spend(c);
             match supersedes(&ix, c, &l, &negations) {
+                // The newer value must be one the memory already held: an engine does not get
+                // to replace a fact with a value it made up.
+                Ok(()) if !live_forms.contains(&hash(ix.text(p, c))) => {
+                    objection.get_or_insert_with(|| {
+                        format!("the replacing entry \"{}\" is new text from the engine, not something the memory said", quote(ix.text(p, c), 80))
+                    });
+                }
                 Ok(()) => {
                     successor = Some(c);
                     break;

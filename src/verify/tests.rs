@@ -372,3 +372,13 @@ fn pathological_stores_stay_bounded() {
     assert!(d.iter().any(|x| x.contains("too long to compare word by word (60000 words)")), "{:?}", &d[..3]);
     assert!(d.iter().any(|x| x.starts_with("a.md:1: - alpha beta gamma delta 0 — ")), "{:?}", &d[..3]);
 }
+
+#[test]
+fn held_a_conflict_resolved_to_a_value_the_engine_made_up() {
+    let live = store(&[("a.md", "- billing listens on port 8080\n- the cafeteria closes at noon\n- rotate the signing keys every 90 days\n")]);
+    let cand = store(&[("a.md", "- billing listens on port 6666\n- the cafeteria closes at noon\n- rotate the signing keys every 90 days\n")]);
+    let mut report = Report::default();
+    report.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some("- billing listens on port 8080".into()), None, "newer".into()));
+    let d = failed(&verify_with(&config(""), &live, &cand, &report), "entry_loss");
+    assert!(d[0].contains("the replacing entry \"- billing listens on port 6666\" is new text from the engine"), "{}", d[0]);
+}
