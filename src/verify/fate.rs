@@ -486,7 +486,10 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
                 // to replace a fact with a value it made up.
                 Ok(()) if !live_forms.contains(&hash(ix.text(p, c))) => {
                     objection.get_or_insert_with(|| {
-                        format!("the replacing entry \"{}\" is new text from the engine, not something the memory said", quote(ix.text(p, c), 80))
+                        format!(
+                            "the replacing entry \"{}\" is new text from the engine, not something the memory said",
+                            quote(ix.text(p, c), 80)
+                        )
                     });
                 }
                 Ok(()) => {

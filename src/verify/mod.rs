@@ -144,4 +144,6 @@ pub fn quote(text: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

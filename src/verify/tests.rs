@@ -62,7 +62,10 @@ fn held_conflict_claim_whose_successor_is_another_subject() {
         "- auth listens on port 9090\n- the cafeteria closes at noon on Fridays\n- rotate the signing keys every 90 days\n",
     )]);
     let mut report = Report::default();
-    report.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some("- billing listens on port 8080".into()), None, "older".into()));
+    let mut claim = Change::new(ChangeKind::Conflict, "a.md", Some("- billing listens on port 8080".into()), None, "older".into());
+    // The provenance points at the other subject: looked at, and not believed.
+    claim.provenance.entries = vec!["a.md:1".into(), "a.md:2".into()];
+    report.changes.push(claim);
     let v = verify_with(&config(""), &live, &cand, &report);
     let d = failed(&v, "entry_loss");
     assert_eq!(d.len(), 1);
@@ -375,8 +378,10 @@ fn pathological_stores_stay_bounded() {
 
 #[test]
 fn held_a_conflict_resolved_to_a_value_the_engine_made_up() {
-    let live = store(&[("a.md", "- billing listens on port 8080\n- the cafeteria closes at noon\n- rotate the signing keys every 90 days\n")]);
-    let cand = store(&[("a.md", "- billing listens on port 6666\n- the cafeteria closes at noon\n- rotate the signing keys every 90 days\n")]);
+    let live =
+        store(&[("a.md", "- billing listens on port 8080\n- the cafeteria closes at noon\n- rotate the signing keys every 90 days\n")]);
+    let cand =
+        store(&[("a.md", "- billing listens on port 6666\n- the cafeteria closes at noon\n- rotate the signing keys every 90 days\n")]);
     let mut report = Report::default();
     report.changes.push(Change::new(ChangeKind::Conflict, "a.md", Some("- billing listens on port 8080".into()), None, "newer".into()));
     let d = failed(&verify_with(&config(""), &live, &cand, &report), "entry_loss");
