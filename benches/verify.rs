@@ -145,15 +145,41 @@ fn real(dir: &Path) -> anyhow::Result<()> {
         let label = memory.parent().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).unwrap_or_default();
         let store = Store::read(memory)?;
         let layout = if store.files.contains_key("MEMORY.md") { Layout::ClaudeCode } else { Layout::Generic };
+        let config = config(layout);
+        let pins = PinRules::default();
+        // A command engine that silently deletes one entry, for each of the first 60 entries:
+        // caught unless another entry says the same (then it is a verified merge).
+        let parsed_live = Parsed::new(&store, &store, &config, &pins).live;
+        let (mut caught, mut merged, mut tried) = (0, 0, 0);
+        for f in &parsed_live {
+            for (bi, b) in f.blocks().iter().enumerate().filter(|(_, b)| b.kind.is_entry()) {
+                if tried == 60 {
+                    break;
+                }
+                tried += 1;
+                let text: String = f.blocks().iter().enumerate().filter(|(i, _)| *i != bi).map(|(_, x)| x.raw.as_str()).collect();
+                let mut cand = store.clone();
+                let fm = f.frontmatter().map(|m| m.raw.clone()).unwrap_or_default();
+                cand.files.insert(f.path.clone(), dreamd::store::MemoryFile { bytes: format!("{fm}{text}").into_bytes(), mtime: None });
+                let diff = dreamd::engine::command::diff_report(&store, &cand);
+                let fates = fate::classify(&Parsed::new(&store, &cand, &config, &pins), &diff);
+                if fates.lost.len() == 1 && fates.lost[0].text == b.text() {
+                    caught += 1;
+                } else if fates.lost.is_empty() {
+                    merged += 1;
+                } else {
+                    println!("    single deletion of {}:{} judged {:?}", f.path, b.line, fates);
+                }
+            }
+        }
+        println!("    silent single deletions: {caught} of {tried} caught, {merged} not losses (an identical or same-saying entry, or another pointer to the same file, remains)");
         let now = chrono::Utc::now();
         let dreamed = std::panic::catch_unwind(|| dream(&store, Vec::new(), now));
         let Ok((candidate, report)) = dreamed else {
             println!("{label}: the built-in engine panicked; no candidate to verify");
             continue;
         };
-        let config = config(layout);
         let h = store.hash();
-        let pins = PinRules::default();
         let (v, secs) = time(|| {
             verify::evaluate(&verify::Input {
                 config: &config,
