@@ -68,6 +68,8 @@ fn every_secret_kind_is_caught_wherever_it_is_written() {
     let kinds: BTreeSet<&str> = cases.iter().map(|c| c.kind.as_str()).collect();
     let rules: BTreeSet<&str> = cases.iter().filter_map(|c| c.rule.as_deref()).collect();
     assert!(kinds.len() >= 30 && rules.len() >= 30, "{} kinds, {} rules", kinds.len(), rules.len());
+    let untested: Vec<&str> = dreamd::secrets::rule_ids().into_iter().filter(|r| !rules.contains(r)).collect();
+    assert!(untested.is_empty(), "every rule has a case in secrets.yaml: {untested:?}");
     let live = live_store(None);
     let mut missed = Vec::new();
     for c in &cases {
