@@ -62,6 +62,19 @@ pub struct Frontmatter {
     pub fields: BTreeMap<String, String>,
 }
 
+impl Frontmatter {
+    /// `pinned:` set to any YAML truth (`true`, `yes`, `on`, `y`, any case, quoted or not).
+    /// Pins err towards pinned: a person who wrote `pinned: yes` meant it.
+    pub fn pinned(&self) -> bool {
+        self.fields.get("pinned").is_some_and(|v| is_yaml_true(v))
+    }
+}
+
+/// YAML 1.1 truths, which YAML 1.2 parsers (ours) read as strings, plus `1`.
+pub fn is_yaml_true(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "y" | "on" | "1")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileBody {
     Parsed {
@@ -130,8 +143,16 @@ impl PinRules {
     }
 
     fn matches(&self, text: &str) -> bool {
-        text.contains(PIN_MARKER) || self.patterns.iter().any(|r| r.is_match(text))
+        has_pin_marker(text) || self.patterns.iter().any(|r| r.is_match(text))
     }
+}
+
+static PIN_MARKER_LOOSE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<!--\s*pinned\s*-->").expect("static regex"));
+
+/// The pin marker, also as `<!--pinned-->` or `<!-- PINNED -->`: a marker the agent or a person
+/// wrote loosely still pins (and an engine cannot slip one past the verifier in another spelling).
+pub fn has_pin_marker(text: &str) -> bool {
+    text.contains(PIN_MARKER) || (text.contains("<!--") && PIN_MARKER_LOOSE.is_match(text))
 }
 
 /// Whether a path is a memory file the engines read (others are carried over untouched).
@@ -171,7 +192,7 @@ pub fn parse_file(path: &str, file: &MemoryFile, layout: Layout, pins: &PinRules
         Ok(x) => x,
         Err(reason) => return opaque(reason),
     };
-    let file_pinned = frontmatter.as_ref().is_some_and(|fm| fm.fields.get("pinned").is_some_and(|v| v == "true"));
+    let file_pinned = frontmatter.as_ref().is_some_and(Frontmatter::pinned);
     let is_index = layout == Layout::ClaudeCode && path == INDEX_FILE;
     let mut blocks = parse_blocks(body, body_line, is_index);
     for b in &mut blocks {

@@ -5,8 +5,8 @@
 use dreamd::config::Layout;
 use dreamd::corpus::{generate, score, Spec};
 use dreamd::engine::{builtin, DreamInput};
-use dreamd::loss::classify;
-use dreamd::memory::{parse_store, PinRules};
+use dreamd::memory::PinRules;
+use dreamd::verify::{evaluate, fate, Input, Parsed};
 
 #[test]
 fn builtin_meets_the_quality_targets_on_a_small_corpus() {
@@ -32,10 +32,23 @@ fn builtin_meets_the_quality_targets_on_a_small_corpus() {
         assert_eq!(s.stale_pointers_removed, 1.0);
         assert_eq!(s.relative_dates_fixed, 1.0);
         assert!(s.insight_correct);
-        // And the loss guard finds nothing silently dropped in the engine's own output.
-        let live = parse_store(&corpus.store, Layout::ClaudeCode, &PinRules::default()).0;
-        let cand = parse_store(&candidate, Layout::ClaudeCode, &PinRules::default()).0;
-        let loss = classify(&live, &cand, &report);
-        assert_eq!(loss.dropped, vec![], "loss guard");
+        // And the verifier accounts for every entry the engine removed.
+        let config = dreamd::config::Config::from_yaml("agent:\n  memory_dir: /m\n", std::path::Path::new("/c.yaml")).unwrap();
+        let parsed = Parsed::new(&corpus.store, &candidate, &config, &PinRules::default());
+        let fates = fate::classify(&parsed, &report);
+        assert_eq!(fates.lost, vec![], "verifier");
+        let h = corpus.store.hash();
+        let pins = PinRules::default();
+        let input = Input {
+            config: &config,
+            pins: &pins,
+            live: &corpus.store,
+            candidate: &candidate,
+            report: &report,
+            base_hash: &h,
+            current_hash: &h,
+        };
+        let verdict = evaluate(&input);
+        assert!(verdict.passed, "the engine's own output passes every check: {}", verdict.summary());
     }
 }

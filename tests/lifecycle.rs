@@ -80,6 +80,10 @@ fn a_candidate_that_drops_a_pinned_entry_is_held_and_can_be_discarded() {
     let pinned = job["policy"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "pinned_kept").unwrap().clone();
     assert_eq!(pinned["passed"], false);
     assert!(pinned["details"][0].as_str().unwrap().contains("Europe/Berlin"), "{pinned}");
+    let loss = job["policy"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "entry_loss").unwrap().clone();
+    // The engine explains nothing: the two removed entries are lost, whatever the engine.
+    assert_eq!(loss["passed"], false, "{loss}");
+    assert_eq!(loss["details"].as_array().unwrap().len(), 2, "{loss}");
 
     let diff = d.get(&format!("/v1/jobs/{id}/diff"));
     assert!(!diff["dropped"].as_array().unwrap().is_empty(), "dropped entries are listed first: {diff}");

@@ -168,11 +168,35 @@ pub struct PolicyConfig {
     pub max_reduction: f64,
     /// Regexes; an entry matching one is pinned.
     pub pinned_patterns: Vec<String>,
-    /// Largest fraction of live entries a candidate may drop without explanation
-    /// (default: 0 for the built-in engine, 0.25 for other engines).
-    pub max_entry_loss: Option<f64>,
+    /// Largest fraction of live entries a candidate may lose: removed with no explanation, or
+    /// with one the verifier cannot confirm. 0 for every engine unless set.
+    pub max_entry_loss: f64,
     /// Extra regexes for secrets a candidate must not introduce.
     pub secret_patterns: Vec<String>,
+    /// What to do with new instructions, URLs, hosts and shell commands in a candidate.
+    pub drift: DriftConfig,
+}
+
+/// `hold` a candidate for a person, or `allow` it (still listed in `dreamd show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftAction {
+    #[default]
+    Hold,
+    Allow,
+}
+
+/// Instruction drift, per kind of addition the live store did not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftConfig {
+    /// A new rule or instruction ("Always …", "Use …", "ignore previous instructions").
+    pub imperative: DriftAction,
+    pub url: DriftAction,
+    /// A host name or IP address.
+    pub host: DriftAction,
+    /// A shell command in a rule or code block, or a risky one anywhere.
+    pub command: DriftAction,
 }
 
 impl Default for PolicyConfig {
@@ -182,8 +206,9 @@ impl Default for PolicyConfig {
             min_reduction: 0.05,
             max_reduction: 0.80,
             pinned_patterns: Vec::new(),
-            max_entry_loss: None,
+            max_entry_loss: 0.0,
             secret_patterns: Vec::new(),
+            drift: DriftConfig::default(),
         }
     }
 }
@@ -300,12 +325,10 @@ impl Config {
         self.state_dir.join("dreamd.db")
     }
 
-    /// The loss ceiling in force for the configured engine.
+    /// The loss ceiling in force, the same for every engine: an engine that wants removals
+    /// applied must explain them in terms the verifier can confirm.
     pub fn max_entry_loss(&self) -> f64 {
-        self.policy.max_entry_loss.unwrap_or(match self.engine.kind {
-            EngineKind::Builtin => 0.0,
-            _ => 0.25,
-        })
+        self.policy.max_entry_loss
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
@@ -325,13 +348,11 @@ impl Config {
                 ),
             ));
         }
-        if let Some(v) = p.max_entry_loss {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(err(
-                    &["policy", "max_entry_loss"],
-                    format!("policy.max_entry_loss is {v}, expected a fraction between 0.0 and 1.0"),
-                ));
-            }
+        if !(0.0..=1.0).contains(&p.max_entry_loss) {
+            return Err(err(
+                &["policy", "max_entry_loss"],
+                format!("policy.max_entry_loss is {}, expected a fraction between 0.0 and 1.0", p.max_entry_loss),
+            ));
         }
         for (key, pats) in [("pinned_patterns", &p.pinned_patterns), ("secret_patterns", &p.secret_patterns)] {
             for pat in pats {

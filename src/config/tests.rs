@@ -233,3 +233,23 @@ fn a_missing_memory_dir_is_reported_with_its_location() {
     std::fs::create_dir(d.path().join("nope")).unwrap();
     assert_eq!(c.memory_dir_problem(), None);
 }
+
+#[test]
+fn verifier_settings() {
+    let c = parse("agent:\n  memory_dir: ./m\nengine:\n  kind: command\n  command: [x]\n").unwrap();
+    assert_eq!(c.max_entry_loss(), 0.0, "no engine gets unexplained removals by default");
+    assert_eq!(c.policy.drift, DriftConfig::default());
+    assert_eq!(c.policy.drift.url, DriftAction::Hold);
+    let c = parse("agent:\n  memory_dir: ./m\npolicy:\n  max_entry_loss: 0.1\n  drift:\n    host: allow\n    command: allow\n").unwrap();
+    assert_eq!(c.max_entry_loss(), 0.1);
+    assert_eq!(
+        (c.policy.drift.imperative, c.policy.drift.host, c.policy.drift.command),
+        (DriftAction::Hold, DriftAction::Allow, DriftAction::Allow)
+    );
+    let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  drift:\n    urls: allow\n").unwrap_err();
+    assert!(e.to_string().contains("urls"), "{e}");
+    let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  drift:\n    url: maybe\n").unwrap_err();
+    assert!(e.to_string().contains("maybe"), "{e}");
+    let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  max_entry_loss: 2\n").unwrap_err();
+    assert!(e.to_string().contains("max_entry_loss"), "{e}");
+}

@@ -1,9 +1,9 @@
-//! Verification, between stage and apply: the one place that asks the policy about a
-//! candidate. Pure over its inputs; the caller runs it on the blocking pool.
+//! Verification, between stage and apply: the one place that asks the engine-independent
+//! verifier (`crate::verify`) about a candidate. Pure over its inputs; the caller runs it on the
+//! blocking pool.
 
 use crate::config::Config;
-use crate::memory::{parse_store, PinRules};
-use crate::policy::{self, PolicyInput};
+use crate::memory::PinRules;
 use crate::report::Report;
 use crate::store::Store;
 use anyhow::Result;
@@ -26,14 +26,11 @@ pub struct Verified {
 pub fn verify(config: &Config, base: &Store, candidate: &Store, report: &Report, current_hash: &str) -> Result<Verified> {
     let pins = PinRules::new(&config.policy.pinned_patterns)?;
     let base_hash = base.hash();
-    let live = parse_store(base, config.agent.layout, &pins).0;
-    let cand = parse_store(candidate, config.agent.layout, &pins).0;
-    let verdict = policy::evaluate(&PolicyInput {
+    let verdict = crate::verify::evaluate(&crate::verify::Input {
         config,
-        live: &live,
-        candidate: &cand,
-        live_bytes: policy::agent_bytes(&live, base),
-        candidate_bytes: policy::agent_bytes(&cand, candidate),
+        pins: &pins,
+        live: base,
+        candidate,
         report,
         base_hash: &base_hash,
         current_hash,

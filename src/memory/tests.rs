@@ -73,3 +73,23 @@ fn normalize_ignores_formatting_only() {
     assert_eq!(normalize("1. Deploy on Fridays!"), normalize("- deploy on fridays"));
     assert_ne!(normalize("- port 8080"), normalize("- port 9090"));
 }
+
+#[test]
+fn frontmatter_pins_accept_yaml_truths() {
+    for v in ["true", "True", "TRUE", "yes", "Yes", "on", "ON", "y", "'yes'", "\"true\"", "1"] {
+        let p = parse("x.md", &format!("---\npinned: {v}\n---\n- fact\n"));
+        assert!(p.blocks()[0].pinned, "pinned: {v}");
+    }
+    for v in ["false", "no", "off", "n", "0", "", "maybe"] {
+        let p = parse("x.md", &format!("---\npinned: {v}\n---\n- fact\n"));
+        assert!(!p.blocks()[0].pinned, "pinned: {v}");
+    }
+}
+
+#[test]
+fn loose_pin_markers_pin() {
+    for t in ["- a <!--pinned-->\n", "- a <!-- PINNED -->\n", "- a <!--  Pinned\t-->\n"] {
+        assert!(parse("x.md", t).blocks()[0].pinned, "{t}");
+    }
+    assert!(!parse("x.md", "- a <!-- pinned later -->\n").blocks()[0].pinned);
+}

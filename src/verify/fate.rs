@@ -1,0 +1,626 @@
+//! What became of every entry of the live store, decided by the verifier from the two stores.
+//!
+//! Each live entry is, in this order of proof:
+//! - *kept*: its text, up to formatting, is in the candidate (any file);
+//! - *removed*: it was derived, not remembered: an entry of a dreamd-managed file, or a
+//!   `MEMORY.md` pointer whose target the candidate still points to or no longer has;
+//! - *merged*: one candidate entry says everything it says: all its words, in its order, its
+//!   dates, and no negation it did not have (a relative date made absolute counts);
+//! - *superseded*: the engine's report claims a conflict, and a candidate entry the live store
+//!   already held names the same subject (every word but the one value that changed, in order,
+//!   no new negation, not older by its date);
+//! - otherwise *lost*: unexplained (no claim) or unverified (a claim the stores do not bear out).
+//!
+//! Near-linear: normal forms are hashed first; only entries without an exact counterpart are
+//! tokenised and looked up through an inverted index of the candidate's words (rarest first).
+
+use super::words::{normal_hash, scan_words, Prehashed, Vocab, WordRef, RELATIVE_MARKERS};
+use super::{quote, Check, Parsed};
+use crate::memory::{entries, BlockKind};
+use crate::report::{ChangeKind, Report};
+use serde::{Deserialize, Serialize};
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+
+/// Candidates examined per entry at most: a bound on the work an adversarial store can cause.
+const MAX_PROBES: usize = 20_000;
+/// Entries longer than this (in words) are compared only verbatim; real entries are far shorter.
+const MAX_WORDS: usize = 256;
+/// Word visits the comparisons may make in one dream (seconds of work, ten times what the
+/// hosted maximum needs): past it, what is left is held for a person rather than compared.
+const WORK_BUDGET: u64 = 4_000_000_000;
+
+/// A live entry the verifier cannot account for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lost {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    /// What the engine claimed about it, if anything.
+    pub claim: Option<ChangeKind>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FateReport {
+    pub entries: usize,
+    pub kept: usize,
+    pub merged: usize,
+    pub superseded: usize,
+    pub removed: usize,
+    pub lost: Vec<Lost>,
+}
+
+impl FateReport {
+    pub fn fraction_lost(&self) -> f64 {
+        if self.entries == 0 {
+            0.0
+        } else {
+            self.lost.len() as f64 / self.entries as f64
+        }
+    }
+}
+
+/// An entry's words as the checks compare them.
+#[derive(Debug, Clone, Default)]
+struct Terms {
+    /// Content words in order, repeats included.
+    seq: Vec<u32>,
+    /// The clause of each word of `seq`.
+    clause: Vec<u16>,
+    /// The distinct words, sorted.
+    set: Vec<u32>,
+    /// ISO dates as `yyyymmdd`.
+    dates: Vec<u32>,
+    /// Words outside the vocabulary (only for candidate entries: words no lost entry has).
+    other: bool,
+}
+
+fn date_num(d: &str) -> u32 {
+    d.bytes().filter(u8::is_ascii_digit).fold(0u32, |n, b| n * 10 + (b - b'0') as u32)
+}
+
+fn terms(text: &str, vocab: &mut Vocab, grow: bool) -> Terms {
+    let mut t = Terms::default();
+    let mut clause: u16 = 0;
+    scan_words(text, |w| match w {
+        WordRef::Break => clause = clause.saturating_add(1),
+        WordRef::Date(d) => t.dates.push(date_num(d)),
+        WordRef::Content(s) => {
+            let id = if grow { Some(vocab.intern(s)) } else { vocab.get(s) };
+            match id {
+                Some(id) => {
+                    t.seq.push(id);
+                    t.clause.push(clause);
+                }
+                None => t.other = true,
+            }
+        }
+    });
+    t.set = t.seq.clone();
+    t.set.sort_unstable();
+    t.set.dedup();
+    t
+}
+
+/// The candidate's entries as flat arrays plus an inverted index (word → entries).
+struct Index {
+    seq: Vec<u32>,
+    clause: Vec<u16>,
+    seq_at: Vec<usize>,
+    dates: Vec<u32>,
+    dates_at: Vec<usize>,
+    other: Vec<bool>,
+    texts: Vec<(usize, usize)>,
+    postings: Vec<u32>,
+    postings_at: Vec<usize>,
+}
+
+impl Index {
+    fn build(p: &Parsed, vocab: &mut Vocab) -> Index {
+        let mut ix = Index {
+            seq: Vec::new(),
+            clause: Vec::new(),
+            seq_at: vec![0],
+            dates: Vec::new(),
+            dates_at: vec![0],
+            other: Vec::new(),
+            texts: Vec::new(),
+            postings: Vec::new(),
+            postings_at: Vec::new(),
+        };
+        for (fi, f) in p.candidate.iter().enumerate() {
+            for (bi, b) in f.blocks().iter().enumerate() {
+                if !b.kind.is_entry() {
+                    continue;
+                }
+                // Straight into the flat arrays: a million entries, no allocation each.
+                let (mut clause, mut other) = (0u16, false);
+                scan_words(b.text(), |w| match w {
+                    WordRef::Break => clause = clause.saturating_add(1),
+                    WordRef::Date(d) => ix.dates.push(date_num(d)),
+                    WordRef::Content(s) => match vocab.get(s) {
+                        Some(id) => {
+                            ix.seq.push(id);
+                            ix.clause.push(clause);
+                        }
+                        None => other = true,
+                    },
+                });
+                ix.seq_at.push(ix.seq.len());
+                ix.dates_at.push(ix.dates.len());
+                ix.other.push(other);
+                ix.texts.push((fi, bi));
+            }
+        }
+        // Postings name each entry once per word, however often it repeats the word.
+        let first = |ix: &Index, e: usize, i: usize| !ix.seq[ix.seq_at[e]..i].contains(&ix.seq[i]);
+        let comparable: Vec<usize> = (0..ix.other.len()).filter(|&e| ix.seq_at[e + 1] - ix.seq_at[e] <= MAX_WORDS).collect();
+        let mut counts = vec![0usize; vocab.len() + 1];
+        for &e in &comparable {
+            for i in ix.seq_at[e]..ix.seq_at[e + 1] {
+                if first(&ix, e, i) {
+                    counts[ix.seq[i] as usize + 1] += 1;
+                }
+            }
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        ix.postings_at = counts.clone();
+        ix.postings = vec![0; counts[counts.len() - 1]];
+        for &e in &comparable {
+            for i in ix.seq_at[e]..ix.seq_at[e + 1] {
+                if first(&ix, e, i) {
+                    let w = ix.seq[i] as usize;
+                    ix.postings[counts[w]] = e as u32;
+                    counts[w] += 1;
+                }
+            }
+        }
+        ix
+    }
+    fn seq(&self, e: usize) -> &[u32] {
+        &self.seq[self.seq_at[e]..self.seq_at[e + 1]]
+    }
+    fn clause(&self, e: usize) -> &[u16] {
+        &self.clause[self.seq_at[e]..self.seq_at[e + 1]]
+    }
+    fn dates(&self, e: usize) -> &[u32] {
+        &self.dates[self.dates_at[e]..self.dates_at[e + 1]]
+    }
+    fn posting(&self, w: u32) -> &[u32] {
+        let w = w as usize;
+        if w + 1 >= self.postings_at.len() {
+            return &[];
+        }
+        &self.postings[self.postings_at[w]..self.postings_at[w + 1]]
+    }
+    /// `t`'s words, rarest in the candidate first.
+    fn by_rarity(&self, t: &Terms) -> Vec<u32> {
+        let mut ws = t.set.clone();
+        ws.sort_by_key(|&w| self.posting(w).len());
+        ws
+    }
+
+    /// Entries that contain the rarest word of `t` and its next two (checked in the entry, never
+    /// by walking a common word's long posting list), lazily, at most `MAX_PROBES`.
+    fn containing_all<'a>(&'a self, t: &Terms) -> impl Iterator<Item = usize> + 'a {
+        let ws = self.by_rarity(t);
+        let first = ws.first().map_or(&[][..], |&w| self.posting(w));
+        let others: Vec<u32> = ws.iter().skip(1).take(2).copied().collect();
+        first.iter().take(MAX_PROBES).map(|&c| c as usize).filter(move |&c| others.iter().all(|w| self.seq(c).contains(w)))
+    }
+
+    /// Entries that contain all words of `t` but at most one, lazily: such an entry has the
+    /// rarest word, or else the second and third rarest. `limit` bounds the entries looked at
+    /// (a common second word can have a long posting list).
+    fn containing_all_but_one<'a>(&'a self, t: &Terms, limit: usize) -> impl Iterator<Item = usize> + 'a {
+        let ws = self.by_rarity(t);
+        let p1 = ws.first().map_or(&[][..], |&w| self.posting(w));
+        let p2 = ws.get(1).map_or(&[][..], |&w| self.posting(w));
+        let (w1, w3) = (ws.first().copied(), ws.get(2).copied());
+        let without_first = p2.iter().take(limit).map(|&c| c as usize).filter(move |&c| {
+            let seq = self.seq(c);
+            w1.is_none_or(|w| !seq.contains(&w)) && w3.is_none_or(|w| seq.contains(&w))
+        });
+        p1.iter().take(limit).map(|&c| c as usize).chain(without_first)
+    }
+
+    fn text<'p>(&self, p: &'p Parsed, e: usize) -> &'p str {
+        let (fi, bi) = self.texts[e];
+        p.candidate[fi].blocks()[bi].text()
+    }
+}
+
+/// `needle` appears in `hay` in order (other words may sit between).
+fn in_order(needle: &[u32], hay: &[u32]) -> bool {
+    let mut it = hay.iter();
+    needle.iter().all(|w| it.any(|h| h == w))
+}
+
+/// Every clause of `l` appears in `seq` with its words in order; the clauses themselves may come
+/// in any order ("X, and Y" restates "Y, and X").
+fn clauses_in_order(l: &Terms, seq: &[u32]) -> bool {
+    let mut i = 0;
+    while i < l.seq.len() {
+        let k = l.clause[i];
+        let end = l.clause[i..].iter().position(|&c| c != k).map_or(l.seq.len(), |n| i + n);
+        if !in_order(&l.seq[i..end], seq) {
+            return false;
+        }
+        i = end;
+    }
+    true
+}
+
+/// A negation `c` adds (one `l` does not have) changes what the two say, unless it sits in a
+/// clause of its own that shares no word with `l` ("… 138 seconds. Don't forget this!").
+fn adds_negation(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> bool {
+    let (seq, clause) = (ix.seq(e), ix.clause(e));
+    let Some(&last) = clause.last() else { return false };
+    // Per clause of c: (shares a word with l, has a negation l lacks).
+    let mut flags = vec![(false, false); last as usize + 1];
+    for (w, &k) in seq.iter().zip(clause) {
+        let shared = l.set.binary_search(w).is_ok();
+        let f = &mut flags[k as usize];
+        f.0 |= shared;
+        f.1 |= !shared && negations.binary_search(w).is_ok();
+    }
+    flags.iter().any(|&(shared, negated)| shared && negated)
+}
+
+/// Whether candidate entry `e` says everything `l` says.
+fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool) -> bool {
+    // Every clause in order implies every word present.
+    let seq = ix.seq(e);
+    if !clauses_in_order(l, seq) || adds_negation(ix, e, l, negations) {
+        return false;
+    }
+    let cd = ix.dates(e);
+    if relative_ok {
+        // "yesterday" → a date: the rewrite must state a date the entry did not have.
+        return cd.iter().any(|d| !l.dates.contains(d));
+    }
+    l.dates.iter().all(|d| cd.contains(d)) || cd.is_empty()
+}
+
+/// Whether candidate entry `e` names the same subject as `l` with one value changed, and is not
+/// the older of the two. `Err` says why a near miss does not qualify.
+///
+/// Counted with repeats: "`server/` - Various server configurations" → "`examples/server/src/`
+/// - Various server configurations" changes one word although "server" is still there.
+fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), String> {
+    let seq = ix.seq(e);
+    // Multiset difference of the two word lists, by merging sorted copies.
+    let (mut a, mut b) = (l.seq.clone(), seq.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut i, mut j, mut missing, mut extra) = (0, 0, Vec::new(), 0usize);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+            (Some(x), Some(y)) if x < y => (missing.push(*x), i += 1).1,
+            (Some(x), None) => (missing.push(*x), i += 1).1,
+            _ => (extra, j) = (extra + 1, j + 1),
+        }
+    }
+    let [changed] = missing[..] else { return Err(String::new()) };
+    if l.seq.len() < 3 || negations.binary_search(&changed).is_ok() {
+        return Err(String::new());
+    }
+    // The new value: a word of c beyond those l accounts for.
+    if !ix.other[e] && extra == 0 {
+        return Err(String::new());
+    }
+    // Which occurrence changed is open when the word repeats: any that leaves the rest in order.
+    let in_order_without = |at: usize| {
+        let mut rest = l.clone();
+        rest.seq.remove(at);
+        rest.clause.remove(at);
+        clauses_in_order(&rest, seq)
+    };
+    let ordered = (0..l.seq.len()).filter(|&i| l.seq[i] == changed).any(in_order_without);
+    if !ordered || adds_negation(ix, e, l, negations) {
+        return Err(String::new());
+    }
+    let (old, new) = (l.dates.iter().max(), ix.dates(e).iter().max());
+    if let (Some(o), Some(n)) = (old, new) {
+        if n < o {
+            return Err(format!("the value kept is the older one ({} before {})", fmt_date(*n), fmt_date(*o)));
+        }
+    }
+    Ok(())
+}
+
+fn fmt_date(d: u32) -> String {
+    format!("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100)
+}
+
+struct Pending {
+    file: String,
+    line: usize,
+    text: String,
+    claim: Option<ChangeKind>,
+    /// Other live entries the claim's provenance names (`file:line`).
+    hints: Vec<(String, usize)>,
+}
+
+/// The live entry at `file:line`.
+fn live_text_at<'p>(p: &'p Parsed, file: &str, line: usize) -> Option<&'p str> {
+    let f = p.live.binary_search_by(|f| f.path.as_str().cmp(file)).ok().map(|i| &p.live[i])?;
+    let blocks = f.blocks();
+    let i = blocks.partition_point(|b| b.line < line);
+    blocks.get(i).filter(|b| b.line == line && b.kind.is_entry()).map(|b| b.text())
+}
+
+fn link_target(link: &str) -> &str {
+    link.split('#').next().unwrap_or(link).trim_start_matches("./")
+}
+
+pub fn classify(p: &Parsed, report: &Report) -> FateReport {
+    let state = RandomState::new();
+    let hash = |t: &str| normal_hash(&state, t);
+    // Normal form → the candidate entry (its ordinal, as in the index below) that has it.
+    let by_form: HashMap<u64, usize, Prehashed> = entries(&p.candidate).enumerate().map(|(i, (_, b))| (hash(b.text()), i)).collect();
+    let pointed: HashSet<&str> = entries(&p.candidate)
+        .filter(|(_, b)| b.kind == BlockKind::IndexLine)
+        .filter_map(|(_, b)| b.link.as_deref().map(link_target))
+        .collect();
+    // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
+    let mut claims: HashMap<u64, usize, Prehashed> = HashMap::default();
+    for (i, c) in report.changes.iter().enumerate().filter(|(_, c)| c.kind != ChangeKind::Edit) {
+        if let Some(before) = &c.before {
+            claims.entry(hash(before)).or_insert(i);
+        }
+    }
+    let hints_of = |i: usize, file: &str, line: usize| -> Vec<(String, usize)> {
+        let own = format!("{file}:{line}");
+        report.changes[i]
+            .provenance
+            .entries
+            .iter()
+            .filter(|loc| **loc != own)
+            .filter_map(|loc| loc.rsplit_once(':').and_then(|(f, l)| Some((f.to_string(), l.parse().ok()?))))
+            .take(4)
+            .collect()
+    };
+    let mut out = FateReport::default();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut live_forms: HashSet<u64, Prehashed> = HashSet::default();
+    for (f, b) in entries(&p.live) {
+        out.entries += 1;
+        let text = b.text();
+        let h = hash(text);
+        live_forms.insert(h);
+        // Derived entries: a dreamd-managed file's, or a pointer still indexed (or to nothing).
+        let derived = || {
+            f.is_managed()
+                || (b.kind == BlockKind::IndexLine
+                    && b.link.as_deref().map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
+        };
+        if by_form.contains_key(&h) {
+            out.kept += 1;
+        } else if derived() {
+            out.removed += 1;
+        } else {
+            let claim = claims.get(&h).copied();
+            pending.push(Pending {
+                file: f.path.clone(),
+                line: b.line,
+                text: text.to_string(),
+                claim: claim.map(|i| report.changes[i].kind),
+                hints: claim.map(|i| hints_of(i, &f.path, b.line)).unwrap_or_default(),
+            });
+        }
+    }
+    if pending.is_empty() {
+        return out;
+    }
+    let mut vocab = Vocab::default();
+    let mut negations: Vec<u32> = super::words::NEGATIONS.iter().map(|w| vocab.intern(w)).collect();
+    negations.sort_unstable();
+    let live_terms: Vec<Terms> = pending.iter().map(|e| terms(&e.text, &mut vocab, true)).collect();
+    let ix = Index::build(p, &mut vocab);
+    let mut work = WORK_BUDGET;
+    for (e, l) in pending.into_iter().zip(live_terms) {
+        if l.set.is_empty() {
+            out.lost.push(lost(e, "nothing in it the verifier can look for (no words), and it is gone".into()));
+            continue;
+        }
+        if l.seq.len() > MAX_WORDS {
+            let why = format!("too long to compare word by word ({} words), and no exact copy is in the candidate", l.seq.len());
+            out.lost.push(lost(e, why));
+            continue;
+        }
+        if work == 0 {
+            out.lost.push(lost(e, "not compared: the verifier's work limit for one dream was reached".into()));
+            continue;
+        }
+        // Each comparison scans the candidate entry once per clause of the live one.
+        let clauses = l.clause.last().map_or(1, |&k| k as u64 + 1);
+        let mut spend = |c: usize| work = work.saturating_sub((clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64);
+        let merged_into = |t: &Terms, relative_ok: bool, spend: &mut dyn FnMut(usize)| {
+            ix.containing_all(t).any(|c| {
+                spend(c);
+                covers(&ix, c, t, &negations, relative_ok)
+            })
+        };
+        if merged_into(&l, false, &mut spend) {
+            out.merged += 1;
+            continue;
+        }
+        if has_relative_date(&e.text) {
+            let mut stripped = l.clone();
+            let relative: Vec<bool> = stripped.seq.iter().map(|&w| super::words::is_relative(vocab.word(w))).collect();
+            stripped.clause = stripped.clause.iter().zip(&relative).filter(|(_, r)| !**r).map(|(c, _)| *c).collect();
+            stripped.seq.retain(|&w| !super::words::is_relative(vocab.word(w)));
+            stripped.set.retain(|&w| !super::words::is_relative(vocab.word(w)));
+            if !stripped.set.is_empty() && merged_into(&stripped, true, &mut spend) {
+                out.merged += 1;
+                continue;
+            }
+        }
+        // A claimed duplicate may lose a plain trailing remark ("— confirmed again"): the fact
+        // itself must still be said, and the remark must state no value, name or negation.
+        if e.claim == Some(ChangeKind::Dedupe) {
+            if let Some((fact, _)) = trailing_remark(&e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
+                let f = terms(fact, &mut vocab, false);
+                if !f.set.is_empty() && merged_into(&f, false, &mut spend) {
+                    out.merged += 1;
+                    continue;
+                }
+            }
+        }
+        let mut successor: Option<usize> = None;
+        let mut objection: Option<String> = None;
+        // Where the engine says the newer value is (its provenance) is looked at first, and
+        // verified like any other entry; a search follows. Without a claimed conflict the
+        // search only serves the explanation, so it is short.
+        let hinted = e.hints.iter().filter_map(|(file, line)| live_text_at(p, file, *line)).filter_map(|t| by_form.get(&hash(t)).copied());
+        let limit = if e.claim == Some(ChangeKind::Conflict) { MAX_PROBES } else { 1_000 };
+        for c in hinted.chain(ix.containing_all_but_one(&l, limit)) {
+            spend(c);
+            match supersedes(&ix, c, &l, &negations) {
+                // The newer value must be one the memory already held: an engine does not get
+                // to replace a fact with a value it made up.
+                Ok(()) if !live_forms.contains(&hash(ix.text(p, c))) => {
+                    objection.get_or_insert_with(|| {
+                        format!(
+                            "the replacing entry \"{}\" is new text from the engine, not something the memory said",
+                            quote(ix.text(p, c), 80)
+                        )
+                    });
+                }
+                Ok(()) => {
+                    successor = Some(c);
+                    break;
+                }
+                Err(why) if !why.is_empty() && objection.is_none() => objection = Some(why),
+                Err(_) => {}
+            }
+        }
+        match (e.claim, successor) {
+            (Some(ChangeKind::Conflict), Some(_)) => out.superseded += 1,
+            (Some(ChangeKind::Conflict), None) => {
+                let why = match objection {
+                    Some(o) => format!("the report says a newer value replaced it, but {o}"),
+                    None => {
+                        "the report says a newer value replaced it, but no candidate entry names the same subject with one value changed"
+                            .into()
+                    }
+                };
+                out.lost.push(lost(e, why));
+            }
+            (claim, Some(c)) => {
+                let what = claim.map_or("does not explain it".to_string(), |k| format!("calls it {}", kind_name(k)));
+                let why = format!(
+                    "the candidate has \"{}\" (same subject, another value), but the report {what} rather than a conflict",
+                    quote(ix.text(p, c), 80)
+                );
+                out.lost.push(lost(e, why));
+            }
+            (Some(ChangeKind::Dedupe), None) => {
+                out.lost.push(lost(e, "the report says it duplicates another entry, but no candidate entry says everything it says".into()))
+            }
+            (Some(k), None) => {
+                let why = format!("the report says {}, which the two stores do not bear out", kind_name(k));
+                out.lost.push(lost(e, why));
+            }
+            (None, None) => out.lost.push(lost(e, "gone: no candidate entry says this, and the report does not explain it".into())),
+        }
+    }
+    out
+}
+
+/// `(fact, remark)` when the entry ends in a parenthetical or a dash clause.
+fn trailing_remark(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim_end();
+    if let Some(inner) = t.strip_suffix(')') {
+        let open = inner.rfind(" (")?;
+        return Some((&inner[..open], &inner[open + 2..]));
+    }
+    let dash = [" — ", " – ", " -- "].iter().find_map(|sep| t.rfind(sep).map(|i| (&t[..i], &t[i + sep.len()..])));
+    // A closing sentence of its own: "…15.5. Don't forget this!"
+    dash.or_else(|| {
+        let body = t.trim_end_matches(['.', '!', '?']);
+        let i = [". ", "! ", "? "].iter().filter_map(|sep| body.rfind(sep)).max()?;
+        Some((&t[..i], &t[i + 2..]))
+    })
+}
+
+/// Emphasis that states nothing: losing it loses no fact, negation or not.
+const EMPHASIS: &[&str] = &[
+    "don't forget this",
+    "do not forget this",
+    "don't forget",
+    "do not forget",
+    "remember this",
+    "keep this in mind",
+    "important",
+    "very important",
+    "this is important",
+    "good to know",
+    "noted",
+];
+
+fn is_emphasis(remark: &str) -> bool {
+    let r = remark.trim().trim_end_matches(['.', '!', '?']).replace('’', "'").to_lowercase();
+    EMPHASIS.contains(&r.as_str())
+}
+
+/// A few lower-case words with no digit, identifier, name or negation in them.
+fn is_plain_remark(remark: &str) -> bool {
+    let words: Vec<&str> = remark.split_whitespace().collect();
+    !words.is_empty()
+        && words.len() <= 6
+        && words.iter().enumerate().all(|(i, w)| {
+            let core = w.trim_matches(|c: char| !c.is_alphanumeric());
+            let lower = core.to_lowercase();
+            core.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '’')
+                && (i == 0 || !core.chars().any(char::is_uppercase))
+                && !super::words::NEGATIONS.contains(&lower.as_str())
+        })
+}
+
+fn has_relative_date(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    RELATIVE_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+fn kind_name(k: ChangeKind) -> &'static str {
+    match k {
+        ChangeKind::Dedupe => "dedupe",
+        ChangeKind::Conflict => "conflict",
+        ChangeKind::StalePointer => "stale pointer",
+        ChangeKind::RelativeDate => "relative date",
+        ChangeKind::Insight => "insight",
+        ChangeKind::Index => "index",
+        ChangeKind::Edit => "edit",
+    }
+}
+
+fn lost(e: Pending, why: String) -> Lost {
+    Lost { file: e.file, line: e.line, text: e.text, claim: e.claim, why }
+}
+
+/// `entry_loss`: entries lost (unexplained or unverified) may be at most `max_loss` of all.
+pub fn check(r: &FateReport, max_loss: f64) -> Check {
+    let frac = r.fraction_lost();
+    let unverified = r.lost.iter().filter(|l| l.claim.is_some()).count();
+    let reason = format!(
+        "{} of {} entries would be lost ({:.1}%, limit {:.1}%): {} unexplained, {} whose explanation does not hold; {} kept, {} merged, {} superseded, {} derived entries removed",
+        r.lost.len(),
+        r.entries,
+        frac * 100.0,
+        max_loss * 100.0,
+        r.lost.len() - unverified,
+        unverified,
+        r.kept,
+        r.merged,
+        r.superseded,
+        r.removed
+    );
+    let details = r.lost.iter().map(|l| format!("{}:{}: {} — {}", quote(&l.file, 120), l.line, quote(&l.text, 200), l.why)).collect();
+    Check::new("entry_loss", frac <= max_loss, reason, details)
+}
