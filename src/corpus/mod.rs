@@ -305,7 +305,8 @@ pub fn generate(spec: &Spec) -> Corpus {
         if relative {
             let n = 1 + rng.below(5);
             let phrase = if n == 1 { "yesterday".to_string() } else { format!("{n} days ago") };
-            canonical = format!("{canonical}; it was last checked {phrase}");
+            // Dated by the entry itself: a file's date is no anchor for "yesterday".
+            canonical = format!("{canonical}; it was last checked {phrase} (noted {})", file_mtime[fi]);
             fact.absolute_date = Some((file_mtime[fi] - Duration::days(n as i64)).to_string());
         }
         let dated_inline = conflicted && rng.chance(0.5);
@@ -359,7 +360,8 @@ pub fn generate(spec: &Spec) -> Corpus {
     let mut index = String::from("# Memory index\n\n");
     let mut ideal_index = index.clone();
     let mut render = |name: &str, title: &str, desc: &str, kind: &str, body: &[(String, usize, &'static str)], mtime: NaiveDate| {
-        let mut text = format!("---\nname: {title}\ndescription: {desc}\ntype: {kind}\n---\n\n# {title}\n\n");
+        // Claude Code writes `modified` (ISO) into a topic file's frontmatter since 2.1.214.
+        let mut text = format!("---\nname: {title}\ndescription: {desc}\ntype: {kind}\nmodified: {mtime}\n---\n\n# {title}\n\n");
         let first = text.lines().count() + 1;
         for (k, (l, fact, role)) in body.iter().enumerate() {
             text.push_str(l);
@@ -372,7 +374,11 @@ pub fn generate(spec: &Spec) -> Corpus {
         let title = format!("{} {}", capitalize(TOPICS[i % TOPICS.len()]), subject(i + 7_000_000));
         let desc = format!("facts about {} and related services", subject(i + 7_000_000));
         render(name, &title, &desc, TOPICS[i % TOPICS.len()], &bodies[i], file_mtime[i]);
-        let head = format!("---\nname: {title}\ndescription: {desc}\ntype: {}\n---\n\n# {title}\n\n", TOPICS[i % TOPICS.len()]);
+        let head = format!(
+            "---\nname: {title}\ndescription: {desc}\ntype: {}\nmodified: {}\n---\n\n# {title}\n\n",
+            TOPICS[i % TOPICS.len()],
+            file_mtime[i]
+        );
         ideal_bytes += head.len() as u64 + ideal[i].iter().map(|l| l.len() as u64 + 1).sum::<u64>();
         let entry = format!("- [{title}]({name}) — {desc}\n");
         index.push_str(&entry);
@@ -382,7 +388,10 @@ pub fn generate(spec: &Spec) -> Corpus {
         let title = format!("Notes {}", subject(i + 8_000_000));
         let desc = "older notes from the first weeks of the project";
         render(name, &title, desc, "project", &old_bodies[i], old_base + Duration::days(i as i64 % 20));
-        let head = format!("---\nname: {title}\ndescription: {desc}\ntype: project\n---\n\n# {title}\n\n");
+        let head = format!(
+            "---\nname: {title}\ndescription: {desc}\ntype: project\nmodified: {}\n---\n\n# {title}\n\n",
+            old_base + Duration::days(i as i64 % 20)
+        );
         ideal_bytes += head.len() as u64;
         let entry = format!("- [{title}]({name}) — {desc}\n");
         index.push_str(&entry);

@@ -1,19 +1,21 @@
 //! Candidate pairs for near-duplicate and conflict checks without comparing all pairs.
 //!
 //! MinHash over each entry's content-word set with LSH banding (21 bands × 3 rows: a pair at
-//! Jaccard 0.5 collides with probability 0.94, at 0.3 with 0.44, at 0.1 with 0.02), plus two
-//! exact keys that conflicts need: the word set with values masked ("port 8080" / "port
-//! 9090"), and the word set without its last word ("prefers npm" / "prefers pnpm").
+//! Jaccard 0.5 collides with probability 0.94, at 0.3 with 0.44, at 0.1 with 0.02), plus
+//! exact keys that conflicts need: the entry's word sequence with one slot (outside its
+//! subject) wildcarded ("port 8080" / "port 9090", "prefers npm" / "prefers pnpm"), and the
+//! sequence with every path reduced to its file name (`src/x.ts` / `packages/a/src/x.ts`).
 //! Candidates are only candidates: every pair is verified precisely by the caller.
 
-use super::text::{Features, ValueKind};
+use super::text::{Features, Token, ValueKind, Vocab};
 use std::collections::HashMap;
 
 pub const BANDS: usize = 21;
 pub const ROWS: usize = 3;
 pub const HASHES: usize = BANDS * ROWS;
-/// A bucket this large is a template repeated many times (generated facts, tables); pairing
-/// it would be quadratic. Such buckets are skipped and counted.
+/// A bucket this large is a template repeated many times (generated facts, tables), or an
+/// attribute with more values than any single-valued one has; pairing it would be quadratic.
+/// Such buckets are skipped and counted.
 pub const MAX_BUCKET: usize = 64;
 
 /// splitmix64's finaliser: a fast, well-mixed 64-bit hash.
@@ -42,9 +44,14 @@ const SEEDS: [u64; HASHES] = {
 
 /// The MinHash signature of a set of (interned) words.
 pub fn signature(set: &[u32]) -> [u64; HASHES] {
+    let hashes: Vec<u64> = set.iter().map(|&w| mix(w as u64 ^ 0xa076_1d64_78bd_642f)).collect();
+    signature_of(&hashes)
+}
+
+/// The MinHash signature of a set of word hashes.
+pub fn signature_of(hashes: &[u64]) -> [u64; HASHES] {
     let mut sig = [u64::MAX; HASHES];
-    for &w in set {
-        let h = mix(w as u64 ^ 0xa076_1d64_78bd_642f);
+    for &h in hashes {
         for (s, seed) in sig.iter_mut().zip(SEEDS.iter()) {
             let v = mix(h ^ seed);
             if v < *s {
@@ -61,52 +68,69 @@ pub struct LshStats {
     pub oversized_buckets: usize,
 }
 
-/// Number of bucket keys per entry: the bands plus the two exact keys.
-const KEYS: usize = BANDS + 2;
-
-/// Candidate pairs `(i, j)` with `i < j`, sorted, over the entries that have features.
-///
-/// Memory matters at a million entries: each entry keeps only its `KEYS` bucket keys (not its
-/// signature), and buckets are found by sorting one key column at a time, not by a hash map
-/// of vectors.
+/// Candidate pairs `(i, j)` with `i < j`, sorted, over the entries that have features, for
+/// callers without a vocabulary at hand (word ids stand in for word hashes; stable within
+/// one call).
 pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats) {
+    pairs_with(items, &|w| mix(w as u64 ^ 0xa076_1d64_78bd_642f))
+}
+
+/// Candidate pairs for the engine: near-duplicate candidates (MinHash bands) and conflict
+/// candidates (exact keys: the entry with one slot wildcarded; paths reduced to file names).
+/// Keys come from word hashes, so a dream of the dreamed store sees the same candidates.
+pub fn candidates(items: &[(u32, &Features)], vocab: &Vocab) -> (Vec<(u32, u32)>, LshStats) {
+    pairs_with(items, &|w| vocab.hash(w))
+}
+
+/// Memory matters at a million entries: keys are collected into one sorted column of
+/// `(key, id)`, not a hash map of vectors.
+fn pairs_with(items: &[(u32, &Features)], hash: &dyn Fn(u32) -> u64) -> (Vec<(u32, u32)>, LshStats) {
     let mut pairs = Vec::new();
-    // Entries with the very same word set pair with the first of them directly (linear), and
-    // only that first one goes into the buckets, so a fact restated 500 times is no hot spot.
-    let mut reps: HashMap<&[u32], u32> = HashMap::with_capacity(items.len());
-    let mut keyed: Vec<(u32, [u64; KEYS])> = Vec::with_capacity(items.len());
+    // Entries with the very same word sequence pair with the first of them directly (linear),
+    // and only that first one gets keys, so a fact restated 500 times is no hot spot. Its
+    // pairs are then shared with every copy.
+    let mut reps: HashMap<&[Token], u32> = HashMap::with_capacity(items.len());
+    let mut copies: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut column: Vec<(u64, u32)> = Vec::with_capacity(items.len() * (BANDS + 3));
     for &(id, f) in items {
         if f.set.is_empty() {
             continue;
         }
-        if let Some(&rep) = reps.get(f.set.as_slice()) {
+        if let Some(&rep) = reps.get(f.tokens.as_slice()) {
             pairs.push((rep.min(id), rep.max(id)));
+            copies.entry(rep).or_default().push(id);
             continue;
         }
-        reps.insert(f.set.as_slice(), id);
-        keyed.push((id, keys(f)));
+        reps.insert(f.tokens.as_slice(), id);
+        keys(f, hash, |k| column.push((k, id)));
     }
     drop(reps);
+    column.sort_unstable();
     let mut stats = LshStats::default();
-    let mut column: Vec<(u64, u32)> = Vec::with_capacity(keyed.len());
-    for k in 0..KEYS {
-        column.clear();
-        column.extend(keyed.iter().filter(|(_, ks)| ks[k] != 0).map(|(id, ks)| (ks[k], *id)));
-        column.sort_unstable();
-        for run in column.chunk_by(|a, b| a.0 == b.0) {
-            if run.len() < 2 {
-                continue;
-            }
-            if run.len() > MAX_BUCKET {
-                stats.oversized_buckets += 1;
-                continue;
-            }
-            for (x, &(_, a)) in run.iter().enumerate() {
-                for &(_, b) in &run[x + 1..] {
-                    if a != b {
-                        pairs.push((a.min(b), a.max(b)));
-                    }
+    let mut rep_pairs = Vec::new();
+    for run in column.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() < 2 {
+            continue;
+        }
+        if run.len() > MAX_BUCKET {
+            stats.oversized_buckets += 1;
+            continue;
+        }
+        for (x, &(_, a)) in run.iter().enumerate() {
+            for &(_, b) in &run[x + 1..] {
+                if a != b {
+                    rep_pairs.push((a.min(b), a.max(b)));
                 }
+            }
+        }
+    }
+    rep_pairs.sort_unstable();
+    rep_pairs.dedup();
+    for (a, b) in rep_pairs {
+        let group = |r: u32| std::iter::once(r).chain(copies.get(&r).into_iter().flatten().copied());
+        for x in group(a) {
+            for y in group(b) {
+                pairs.push((x.min(y), x.max(y)));
             }
         }
     }
@@ -116,42 +140,38 @@ pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats
     (pairs, stats)
 }
 
-/// The bucket keys of an entry (0 = no key): one per band, then the two exact keys.
-fn keys(f: &Features) -> [u64; KEYS] {
-    let mut out = [0u64; KEYS];
-    let sig = signature(&f.set);
-    for (band, slot) in out.iter_mut().enumerate().take(BANDS) {
+/// Longest entry (in tokens) that gets one-slot keys: a paragraph is not a reworded fact.
+const MAX_SLOTTED_TOKENS: usize = 64;
+
+/// The bucket keys of an entry: one per band, one per slot a conflict could be in, and one
+/// with paths reduced to their file names (files that moved).
+fn keys(f: &Features, hash: &dyn Fn(u32) -> u64, mut emit: impl FnMut(u64)) {
+    let hashes: Vec<u64> = f.set.iter().map(|&w| hash(w)).collect();
+    let sig = signature_of(&hashes);
+    for band in 0..BANDS {
         let mut h = mix(band as u64 + 1);
         for r in 0..ROWS {
             h = mix(h ^ sig[band * ROWS + r]);
         }
-        *slot = h | 1;
+        emit(h);
     }
-    // Numbers and versions masked: "port 8080" / "port 9090" collide exactly. Names and
-    // identifiers stay: they are usually the subject, and masking them makes hot buckets.
-    let mut masked: Vec<u64> = f
-        .tokens
-        .iter()
-        .filter(|t| !matches!(t.value, Some(ValueKind::Number | ValueKind::Version | ValueKind::Date)))
-        .map(|t| t.word as u64)
-        .collect();
-    if masked.len() >= 2 {
-        masked.sort_unstable();
-        masked.dedup();
-        out[BANDS] = mix(fold(&masked) ^ 0x6d61_736b) | 1;
+    let n = f.tokens.len();
+    if !(2..=MAX_SLOTTED_TOKENS).contains(&n) {
+        return;
     }
-    // Last word dropped: "prefers npm" / "prefers pnpm".
-    if let Some(last) = f.tokens.last() {
-        let rest: Vec<u64> = f.set.iter().filter(|&&w| w != last.word).map(|&w| w as u64).collect();
-        if rest.len() >= 2 {
-            out[BANDS + 1] = mix(fold(&rest) ^ 0x6c61_7374) | 1;
+    let words: Vec<u64> = f.tokens.iter().map(|t| hash(t.word)).collect();
+    for i in f.subject_end..n {
+        let t = &f.tokens[i];
+        if t.value == Some(ValueKind::Date) {
+            continue;
         }
+        let h = words.iter().enumerate().fold(mix(0x736c_6f74 ^ n as u64), |h, (j, &w)| mix(h ^ if j == i { 0x2a } else { w }));
+        emit(h);
     }
-    out
-}
-
-fn fold(xs: &[u64]) -> u64 {
-    xs.iter().fold(0x1234_5678_u64, |h, &x| mix(h ^ x))
+    if f.tokens.iter().any(|t| t.file.is_some()) {
+        let h = f.tokens.iter().zip(&words).fold(mix(0x7061_7468 ^ n as u64), |h, (t, &w)| mix(h ^ t.file.map_or(w, hash)));
+        emit(h);
+    }
 }
 
 /// Estimated Jaccard similarity from two signatures.
