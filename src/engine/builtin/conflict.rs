@@ -78,7 +78,11 @@ fn slot_conflicts(a: &Features, b: &Features, i: usize, vocab: &Vocab) -> bool {
     match (ta.value, tb.value) {
         (Some(ka), Some(kb)) if ka.numeric() && kb.numeric() => true,
         (Some(_), Some(_)) if rename(x, y) || moved(ta, tb) || ta.list && tb.list => true,
-        (Some(ValueKind::Name), Some(ValueKind::Name)) if a.imperative || cue || lexicon::exclusive(x, y) => true,
+        // "Ask Alice before …": the person right after an imperative's verb, before a
+        // subordinator, is its one value ("Install Zéphyr dependencies" names what it is about,
+        // and so does a name further on, "… the Quasar schema").
+        (Some(ValueKind::Name), Some(ValueKind::Name)) if a.imperative && i == a.subject_end + 1 && object_ends(a, i, vocab) => true,
+        (Some(ValueKind::Name), Some(ValueKind::Name)) if cue || lexicon::exclusive(x, y) => true,
         (Some(ValueKind::Ident | ValueKind::Code | ValueKind::Name), Some(ValueKind::Ident | ValueKind::Code | ValueKind::Name)) => cue,
         _ if plain(ta) && plain(tb) => {
             let last = i + 1 == a.tokens.len();
@@ -90,15 +94,24 @@ fn slot_conflicts(a: &Features, b: &Features, i: usize, vocab: &Vocab) -> bool {
     }
 }
 
+/// The token after slot `i` ends the imperative's object: nothing, another clause, or a
+/// subordinator ("Ask Alice *before* …").
+fn object_ends(f: &Features, i: usize, vocab: &Vocab) -> bool {
+    match f.tokens.get(i + 1) {
+        None => true,
+        Some(next) => next.clause != f.tokens[i].clause || lexicon::SUBORDINATORS.contains(&vocab.word(next.word)),
+    }
+}
+
 /// A file that moved: two paths with the same file name.
 fn moved(a: &Token, b: &Token) -> bool {
     a.file.is_some() && a.file == b.file && a.word != b.word
 }
 
 /// Whether `y` is `x` renamed: the same up to sigils (`sessionId`/`sessionId?`), the same
-/// command with options added, or one small edit inside an identifier of five or more
-/// characters (`eslint.config.js`/`.mjs`, `agents.md`/`agent.md`). Not an enumerator
-/// (`svc-a`/`svc-b`, `node-1`/`node-2`).
+/// command with options added, the same file with another extension, or up to three characters inserted or deleted inside an
+/// identifier of five or more (`eslint.config.js`/`.mjs`, `agents.md`/`agent.md`). Not a
+/// substitution (`masuka`/`dapuka`), not an enumerator (`svc-a`/`svc-b`, `node-1`/`node-2`).
 pub fn rename(x: &str, y: &str) -> bool {
     if x == y {
         return false;
@@ -107,7 +120,7 @@ pub fn rename(x: &str, y: &str) -> bool {
     if !bare(x).is_empty() && bare(x) == bare(y) {
         return true;
     }
-    if flags_added(x, y) || flags_added(y, x) {
+    if flags_added(x, y) || flags_added(y, x) || extension_changed(x, y) {
         return true;
     }
     let (xc, yc): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
@@ -118,13 +131,21 @@ pub fn rename(x: &str, y: &str) -> bool {
     let room = xc.len().min(yc.len()) - p;
     let s = xc.iter().rev().zip(yc.iter().rev()).take(room).take_while(|(a, b)| a == b).count();
     let (dx, dy) = (&xc[p..xc.len() - s], &yc[p..yc.len() - s]);
-    let budget = (xc.len().min(yc.len()) / 4).clamp(1, 3);
-    if dx.len().max(dy.len()) > budget || dx.iter().chain(dy).all(char::is_ascii_digit) {
+    // Only an insertion or a deletion: a substitution makes another name (`masuka`/`dapuka`).
+    if !dx.is_empty() && !dy.is_empty() || dx.len().max(dy.len()) > 3 || dx.iter().chain(dy).all(char::is_ascii_digit) {
         return false;
     }
     // An edit that replaces a short last segment is an enumerator, not a rename.
     let segment = |c: &[char]| c.iter().rev().take_while(|ch| !matches!(ch, '-' | '_' | '.' | '/' | ':')).count();
     !(s == 0 && segment(&xc) <= 2 && segment(&yc) <= 2)
+}
+
+/// The same file converted: `config.js` → `config.ts` (same stem, another short extension).
+fn extension_changed(x: &str, y: &str) -> bool {
+    fn split(s: &str) -> Option<(&str, &str)> {
+        s.rsplit_once('.').filter(|(stem, ext)| !stem.is_empty() && (1..=4).contains(&ext.len()) && ext.chars().all(char::is_alphabetic))
+    }
+    matches!((split(x), split(y)), (Some((a, e)), Some((b, f))) if a == b && e != f)
 }
 
 /// The same command with options added: `pnpm i` → `pnpm i --frozen-lockfile`.

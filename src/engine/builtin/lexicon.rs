@@ -36,6 +36,11 @@ pub const STOPWORDS: &[&str] = &[
 
 /// Words that flip or restrict a statement; an entry that adds one is not a restatement.
 pub const NEGATIONS: &[&str] = &[
+    "❌",
+    "✗",
+    "✘",
+    "🚫",
+    "⛔",
     "not",
     "no",
     "never",
@@ -64,6 +69,11 @@ pub const NEGATIONS: &[&str] = &[
     "shouldn't",
     "mustn't",
 ];
+
+/// Symbols that decorate a line without saying anything (`✅ X` says X, as `- [x] X` does).
+/// Crossed-out marks (`❌`) are negations instead.
+pub const DECORATIONS: &[&str] =
+    &["✅", "✔", "✔️", "✓", "☑", "☑️", "•", "▪", "►", "▶", "★", "⭐", "📌", "💡", "👉", "🔹", "🔸", "·", "→", "⇒", "➜"];
 
 /// Words that make a claim weak: hedged ("might"), attributed ("reportedly"), proposed
 /// ("proposal") or unverified. A claim with one never removes a fact stated plainly.
@@ -495,6 +505,10 @@ pub const SINGLE_VALUED_VERBS: &[&str] = &[
     "branch",
     "region",
 ];
+
+/// Words that end an imperative's object: "Ask Alice *before* changing …".
+pub const SUBORDINATORS: &[&str] =
+    &["before", "after", "when", "whenever", "if", "about", "regarding", "first", "whether", "until", "once", "instead", "directly"];
 
 /// Nouns that name a single-valued attribute: "<subject> status is blue" vs "… green".
 pub const ATTRIBUTE_NOUNS: &[&str] = &[

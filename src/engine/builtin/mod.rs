@@ -16,6 +16,7 @@
 //! every decision rests on content and sure order only: dreaming the result again removes
 //! nothing more (tested on every corpus).
 
+pub mod candidates;
 mod conflict;
 mod dedupe;
 pub mod entries;
@@ -31,10 +32,11 @@ pub mod words;
 
 use super::DreamInput;
 use crate::memory::{self, Block, BlockKind, FileBody, ParsedFile};
+use crate::report::ChangeKind;
 use crate::report::{approx_tokens, Change, Flag, Report, Totals};
 use crate::store::{MemoryFile, Store};
 use chrono::NaiveDate;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The section superseded values move to with `keep_history: true`.
 pub const SUPERSEDED: &str = "Superseded";
@@ -137,6 +139,23 @@ impl<'a> Workspace<'a> {
         out
     }
 
+    /// Where each kept block's first line lands in the candidate: file → candidate line → line
+    /// in this round's input.
+    pub fn line_map(&self) -> LineMap {
+        let mut map = LineMap::new();
+        for (fi, f) in self.files.iter().enumerate() {
+            let FileBody::Parsed { frontmatter, blocks } = &f.body else { continue };
+            let mut line = 1 + frontmatter.as_ref().map_or(0, |fm| fm.raw.matches('\n').count());
+            let lines = map.entry(f.path.clone()).or_default();
+            for (bi, b) in blocks.iter().enumerate() {
+                let Some(raw) = self.current_raw(fi, bi) else { continue };
+                lines.insert(line, b.line);
+                line += raw.matches('\n').count();
+            }
+        }
+        map
+    }
+
     /// The file's own date: frontmatter `modified` (Claude Code writes it) or `updated`.
     pub fn file_date(&self, file: usize) -> Option<NaiveDate> {
         let fm = self.files[file].frontmatter()?;
@@ -157,8 +176,61 @@ pub fn is_fact(ws: &Workspace, fi: usize, bi: usize) -> bool {
         && !insights::is_managed(&ws.files[fi])
 }
 
-/// Run every pass and return the candidate and its report.
+/// file → line in a round's candidate → line in that round's input.
+pub type LineMap = HashMap<String, HashMap<usize, usize>>;
+
+/// Rounds at most: a second round runs only when the first skipped an oversized bucket or
+/// cluster and removed something (a smaller bucket may now pair what it skipped).
+const MAX_ROUNDS: usize = 4;
+
+/// Run every pass and return the candidate and its report. When a round skipped work for
+/// size and changed the store, the passes run again on its result, so that dreaming the
+/// candidate again removes nothing more.
 pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Canceled> {
+    let first = round(input)?;
+    let (mut candidate, mut report, mut revisit) = (first.candidate, first.report, first.revisit);
+    // Candidate line → original line, composed over rounds.
+    let mut to_original = first.lines;
+    for _ in 1..MAX_ROUNDS {
+        if !revisit {
+            break;
+        }
+        let next = DreamInput { store: candidate.clone(), ..input.clone() };
+        let r = round(&next)?;
+        if r.report.changes.iter().all(|c| c.kind == ChangeKind::Insight) {
+            break;
+        }
+        let remap = |s: &str| remap_locations(s, &to_original);
+        for mut c in r.report.changes.into_iter().filter(|c| c.kind != ChangeKind::Insight) {
+            c.reason = remap(&c.reason);
+            c.provenance.entries = c.provenance.entries.iter().map(|e| remap(e)).collect();
+            report.changes.push(c);
+        }
+        report.flags = r.report.flags;
+        for f in &mut report.flags {
+            f.message = remap(&f.message);
+            f.entries = f.entries.iter().map(|e| remap(e)).collect();
+        }
+        let t = &mut report.totals;
+        (t.files_after, t.entries_after, t.bytes_after, t.tokens_after) =
+            (r.report.totals.files_after, r.report.totals.entries_after, r.report.totals.bytes_after, r.report.totals.tokens_after);
+        to_original = compose(&r.lines, &to_original);
+        candidate = r.candidate;
+        revisit = r.revisit;
+    }
+    report.changes.sort_by(|a, b| a.file.cmp(&b.file));
+    make_ids_unique(&mut report.changes);
+    Ok((candidate, report))
+}
+
+struct Round {
+    candidate: Store,
+    report: Report,
+    lines: LineMap,
+    revisit: bool,
+}
+
+fn round(input: &DreamInput) -> Result<Round, super::Canceled> {
     let cancel = &input.cancel;
     let checkpoint = || if cancel.is_cancelled() { Err(super::Canceled) } else { Ok(()) };
     let (mut ws, warnings) = Workspace::new(input);
@@ -169,18 +241,45 @@ pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Cancele
     let confirmations = insights::confirmations(&ws, &table);
     table.add_confirmations(&confirmations);
     let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(i, e)| (i as u32, &e.feat)).collect();
-    let (pairs, _) = lsh::candidates(&items, &table.vocab);
+    let (pairs, stats) = candidates::candidates(&items, &table.vocab, cancel)?;
     checkpoint()?;
     conflict::resolve(&mut ws, &table, &confirmations, &pairs, cancel)?;
     dedupe::drop_duplicates(&mut ws, &table, cancel)?;
-    near::drop_near_duplicates(&mut ws, &table, &pairs, cancel)?;
+    let skipped_clusters = near::drop_near_duplicates(&mut ws, &table, &pairs, cancel)?;
     checkpoint()?;
     insights::write(&mut ws, &table, &confirmations);
     index::maintain(&mut ws);
     let candidate = ws.render();
-    let mut report = report(input, &ws, &candidate, warnings);
-    make_ids_unique(&mut report.changes);
-    Ok((candidate, report))
+    let report = report(input, &ws, &candidate, warnings);
+    let removed = report.changes.iter().any(|c| matches!(c.kind, ChangeKind::Dedupe | ChangeKind::Conflict));
+    let revisit = removed && (stats.oversized_buckets > 0 || skipped_clusters > 0);
+    Ok(Round { candidate, report, lines: ws.line_map(), revisit })
+}
+
+/// `file:line` locations of a later round, rewritten to lines of the original store.
+fn remap_locations(s: &str, map: &LineMap) -> String {
+    static LOC: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"([^\s:\x22'(),]+):(\d+)").expect("static regex"));
+    LOC.replace_all(s, |c: &regex::Captures| {
+        let file = &c[1];
+        let mapped = c[2].parse::<usize>().ok().and_then(|l| map.get(file).and_then(|m| m.get(&l)));
+        match mapped {
+            Some(orig) => format!("{file}:{orig}"),
+            None => c[0].to_string(),
+        }
+    })
+    .into_owned()
+}
+
+/// later (round n+1 candidate → round n candidate) then earlier (round n candidate → original).
+fn compose(later: &LineMap, earlier: &LineMap) -> LineMap {
+    later
+        .iter()
+        .map(|(file, lines)| {
+            let m = lines.iter().filter_map(|(&to, from)| earlier.get(file).and_then(|e| e.get(from)).map(|&o| (to, o))).collect();
+            (file.clone(), m)
+        })
+        .collect()
 }
 
 /// Inside long loops: look at the cancellation token every few thousand items, so a cancel

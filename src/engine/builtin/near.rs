@@ -93,12 +93,13 @@ pub fn covers(keep: &Features, drop: &Features) -> Option<DupHow> {
 /// hundreds of times is merged by `dedupe.rs` first).
 const MAX_CLUSTER: usize = 256;
 
+/// Returns how many clusters were too large to resolve.
 pub fn drop_near_duplicates(
     ws: &mut Workspace,
     table: &EntryTable,
     pairs: &[(u32, u32)],
     cancel: &CancellationToken,
-) -> Result<(), Canceled> {
+) -> Result<usize, Canceled> {
     let alive = |ws: &Workspace, i: usize| !ws.is_dropped(table.entries[i].fi, table.entries[i].bi);
     let mut uf = UnionFind::new(table.entries.len());
     for (k, &(a, b)) in pairs.iter().enumerate() {
@@ -120,6 +121,7 @@ pub fn drop_near_duplicates(
         }
     }
     let topics = topic_words(ws, table);
+    let skipped = clusters.values().filter(|m| m.len() > MAX_CLUSTER).count();
     let mut groups: Vec<Vec<usize>> = clusters.into_values().filter(|m| m.len() > 1 && m.len() <= MAX_CLUSTER).collect();
     groups.sort_by_key(|m| m[0]);
     let scratch = restatement_share(ws, table, &groups);
@@ -127,7 +129,7 @@ pub fn drop_near_duplicates(
         super::check_every(k, cancel)?;
         resolve_cluster(ws, table, &topics, &scratch, members);
     }
-    Ok(())
+    Ok(skipped)
 }
 
 /// Per file, the share (in thousandths) of its entries that restate an entry of another file.
@@ -173,12 +175,19 @@ fn dominates(ws: &Workspace, table: &EntryTable, x: usize, m: usize) -> Option<D
 
 fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], scratch: &[u32], mut remaining: Vec<usize>) {
     while remaining.len() > 1 {
-        // The winner: a member nothing else makes redundant (best rank among those; if every
-        // member is, the best rank overall: equal wordings of unknown order).
-        let undominated: Vec<usize> =
-            remaining.iter().copied().filter(|&w| !remaining.iter().any(|&x| x != w && dominates(ws, table, x, w).is_some())).collect();
-        let pool = if undominated.is_empty() { &remaining } else { &undominated };
-        let winner = *pool.iter().max_by_key(|&&i| rank(ws, table, topics, scratch, i)).unwrap_or(&remaining[0]);
+        // The winner: a member no other beats. `x` beats `m` when it makes `m` redundant and
+        // `m` does not make `x` redundant, or both do (equal wordings of unknown order) and `x`
+        // ranks higher. Then no two survivors make each other redundant, and a second dream
+        // has nothing left to merge.
+        let ranks: Vec<Rank> = remaining.iter().map(|&i| rank(ws, table, topics, scratch, i)).collect();
+        let n = remaining.len();
+        let dom: Vec<Vec<bool>> =
+            (0..n).map(|x| (0..n).map(|m| x != m && dominates(ws, table, remaining[x], remaining[m]).is_some()).collect()).collect();
+        let beats = |x: usize, m: usize| dom[x][m] && (!dom[m][x] || ranks[x] > ranks[m]);
+        let unbeaten: Vec<usize> = (0..n).filter(|&w| !(0..n).any(|x| beats(x, w))).collect();
+        let pool: Vec<usize> = if unbeaten.is_empty() { (0..n).collect() } else { unbeaten };
+        let best = pool.iter().copied().max_by(|&a, &b| ranks[a].cmp(&ranks[b])).unwrap_or(0);
+        let winner = remaining[best];
         let covered: Vec<(usize, DupHow)> =
             remaining.iter().filter(|&&m| m != winner).filter_map(|&m| dominates(ws, table, winner, m).map(|h| (m, h))).collect();
         remaining.retain(|&m| m != winner && !covered.iter().any(|&(c, _)| c == m));
@@ -257,7 +266,7 @@ pub fn duplicate_pairs(texts: &[&str]) -> Vec<(usize, usize)> {
     let mut vocab = super::text::Vocab::default();
     let feats: Vec<Features> = texts.iter().map(|t| super::text::features(t, &mut vocab)).collect();
     let items: Vec<(u32, &Features)> = feats.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
-    let (pairs, _) = super::lsh::candidates(&items, &vocab);
+    let (pairs, _) = super::candidates::candidates(&items, &vocab, &CancellationToken::new()).unwrap_or_default();
     pairs
         .into_iter()
         .map(|(a, b)| (a as usize, b as usize))

@@ -312,3 +312,22 @@ fn report_totals_and_determinism() {
     let kinds: std::collections::BTreeSet<_> = r1.changes.iter().map(|c| c.kind).collect();
     assert!(kinds.contains(&ChangeKind::StalePointer) && kinds.contains(&ChangeKind::Dedupe) && kinds.contains(&ChangeKind::RelativeDate));
 }
+
+#[test]
+fn a_winner_is_never_one_a_survivor_makes_redundant() {
+    // Two files of the same date (no order between them): the reordered copy and the newer
+    // line of the second file are equal; the remark copy is older than that line. Whatever
+    // wins, the remark copy goes too, so a second dream merges nothing.
+    let i = input(&[
+        ("a.md", "---\nmodified: 2026-06-02\n---\n- The platform group owns it, and the majofi service listens on port 5522\n"),
+        (
+            "b.md",
+            "---\nmodified: 2026-06-02\n---\n- The majofi service listens on port 5522, and the platform group owns it — confirmed again\n- x y z\n- The majofi service listens on port 5522, and the platform group owns it\n",
+        ),
+    ]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(r.changes.len(), 2, "{:#?}", r.changes);
+    let mut again = i.clone();
+    again.store = c;
+    assert_eq!(consolidate(&again).unwrap().1.changes, vec![]);
+}

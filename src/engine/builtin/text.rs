@@ -143,6 +143,18 @@ pub fn strip_filler(text: &str) -> &str {
     }
 }
 
+/// `[2026-05-01] rest`, `2026-05-01: rest`, `2026-05-01 — rest`: the date and the rest.
+fn split_leading_date(s: &str) -> Option<(&str, &str)> {
+    let t = s.trim_start();
+    let (inner, after) = match t.strip_prefix('[') {
+        Some(r) => (r.get(..10)?, r.get(10..)?.strip_prefix(']')?),
+        None => (t.get(..10)?, t.get(10..)?),
+    };
+    parse_iso_date(inner)?;
+    let rest = after.trim_start_matches([':', ' ', '\t', '—', '–', '-']);
+    (rest.len() < after.len() || after.is_empty()).then(|| (&t[..t.len() - after.len()], rest))
+}
+
 /// Remove a leading `- `, `* `, `+ `, `1. ` marker (and a checkbox).
 pub fn strip_marker(s: &str) -> &str {
     let t = s.trim_start();
@@ -274,7 +286,7 @@ impl Scan<'_> {
         }
         if is_first && lexicon::is_imperative(lower) {
             self.f.imperative = true;
-            self.subject_end = Some(0);
+            self.subject_end = Some(self.f.tokens.len());
         } else if lexicon::is_predicate(lower) || lower == "=" {
             self.subject_end = Some(self.f.tokens.len());
         }
@@ -317,13 +329,16 @@ impl Scan<'_> {
             self.prev = raw.to_string();
             return;
         }
-        if matches!(raw, "—" | "–" | "-" | "→" | "->" | "=>") {
+        if matches!(raw, "—" | "–" | "-" | "→" | "->" | "=>") && !(self.first && raw == "→") {
             self.break_clause();
             self.list_prev = None;
             if matches!(raw, "→" | "->" | "=>") {
                 self.pending_copula = true;
             }
             return;
+        }
+        if self.first && lexicon::DECORATIONS.contains(&raw) || raw != "→" && lexicon::DECORATIONS.contains(&raw) {
+            return; // formatting, like a checkbox (an arrow inside a line reads "becomes")
         }
         let opens_paren = raw.starts_with('(');
         let word = clean_word(raw);
@@ -342,7 +357,13 @@ impl Scan<'_> {
             }
             return;
         }
-        let is_first = std::mem::take(&mut self.first);
+        // A symbol (`✅`, `•`) is a token but does not open the sentence: "✅ Use pnpm" is an imperative.
+        let symbol = !word.chars().any(char::is_alphanumeric);
+        let was_first = std::mem::take(&mut self.first);
+        let is_first = was_first && !symbol;
+        if symbol {
+            self.first = was_first;
+        }
         let lower = word.to_lowercase();
         self.note_predicate(&lower, is_first);
         let pushed_before = self.f.tokens.len();
@@ -418,6 +439,15 @@ impl Scan<'_> {
 /// Compute the features of an entry's text (markdown included).
 pub fn features(text: &str, vocab: &mut Vocab) -> Features {
     let body = strip_filler(text);
+    // "[2026-05-01] FYI: X" says X on that day: filler after a leading date goes too.
+    let dated;
+    let body = match split_leading_date(body) {
+        Some((date, rest)) => {
+            dated = format!("{date} {}", strip_filler(rest));
+            dated.as_str()
+        }
+        None => body,
+    };
     let mut s = Scan {
         vocab,
         f: Features::default(),

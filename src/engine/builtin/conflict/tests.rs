@@ -75,6 +75,10 @@ fn different_subjects_are_not_conflicts() {
         ("the user prefers npm", "the user never prefers pnpm"),
         ("Ask Alice before changing the edge-worker schema", "Ask Alice before changing the core-proxy schema"),
         ("Run `make lint` before pushing", "Run `make fmt` before pushing"),
+        ("Install Zéphyr dependencies with `npm ci`", "Install Cygnus dependencies with `npm ci`"),
+        ("Ask Dana before changing the Quasar schema", "Ask Dana before changing the Vega schema"),
+        ("Install façade-gateway-masuka deps", "Install façade-gateway-dapuka deps"),
+        ("the dashboard reads from façade-gateway-masuka", "the dashboard reads from façade-gateway-dapuka"),
         ("CI runs `make lint`", "CI runs `make fmt`"),
         ("the dashboard reads from svc-a", "the dashboard reads from svc-b"),
         ("eslint.config.js: eslint configuration", "eslint.config.mjs: eslint configuration"),
@@ -90,6 +94,7 @@ fn renames_are_small_edits_not_enumerators() {
     assert!(rename("sessionid", "sessionid?"));
     assert!(rename("docs/agents.md", "docs/agent.md"));
     assert!(rename("3.9+", "3.9"));
+    assert!(rename("config.js", "config.ts") && rename("src/dev.ts", "src/dev.mts"));
     assert!(rename("pnpm i", "pnpm i --frozen-lockfile") && !rename("make lint", "make typecheck"));
     for (a, b) in
         [("svc-a", "svc-b"), ("node-1", "node-2"), ("replica1", "replica2"), ("postgres", "postgis"), ("edge-worker", "core-proxy")]
