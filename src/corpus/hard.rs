@@ -70,8 +70,27 @@ const FIRST: &[&str] = &[
     "ørsted", "façade", "smørre",
 ];
 const SECOND: &[&str] = &["worker", "proxy", "api", "gateway", "cache", "store", "sync", "queue", "indexer", "scheduler"];
-const NAMES: &[&str] =
-    &["Atlas", "Borealis", "Cygnus", "Draco", "Éclair", "Ñandú", "Orion", "Pyxis", "Quasar", "Rigel", "Sirius", "Tucana", "Vega", "Zéphyr"];
+/// Names, some with a number in them (a number there names, it is no value).
+const NAMES: &[&str] = &[
+    "Atlas",
+    "Borealis",
+    "Cygnus",
+    "Draco",
+    "Éclair",
+    "Ñandú",
+    "Orion",
+    "Pyxis",
+    "Quasar",
+    "Rigel",
+    "Sirius",
+    "Tucana",
+    "Vega",
+    "Zéphyr",
+    "Cluster 31",
+    "Cluster 47",
+    "Shard 52",
+    "Shard 68",
+];
 
 /// `count` distinct subjects, shuffled: hyphenated identifiers (some non-ASCII) and names.
 fn subjects(count: usize, rng: &mut Rng) -> Vec<String> {
@@ -218,7 +237,7 @@ pub fn generate_hard(spec: &HardSpec) -> Corpus {
     let mut rng = Rng::new(spec.seed ^ 0x4841_5244);
     let now = Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0).single().unwrap_or_else(Utc::now);
     let base = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap_or_default();
-    let files_n = spec.facts.div_ceil(spec.facts_per_file.max(1)).max(2);
+    let files_n = spec.facts.div_ceil(spec.facts_per_file.max(1)).max(4);
     // Alternate dated and undated topic files; dated ones a week apart.
     let mut files: Vec<FileBuild> = (0..files_n)
         .map(|i| FileBuild {
@@ -347,14 +366,17 @@ fn plant(f: &mut Fact, tpl: &Template, files: &mut [FileBuild], dated: &[usize],
                 files[o].groups.push(vec![(format!("- {ot}"), f.id, "old_value")]);
             }
             Class::OtherUndated => {
-                let others: Vec<usize> = undated.iter().copied().filter(|&u| u != home && files[u].mtime < files[home].mtime).collect();
-                let o = if others.is_empty() { *rng.pick(undated) } else { *rng.pick(&others) };
+                // Another undated file, one that looks older by mtime if there is one.
+                let others: Vec<usize> = undated.iter().copied().filter(|&u| u != home).collect();
+                let older: Vec<usize> = others.iter().copied().filter(|&u| files[u].mtime < files[home].mtime).collect();
+                let o = *rng.pick(if older.is_empty() { &others } else { &older });
                 let l = format!("- {ot}");
                 files[o].ideal.push(l.clone());
                 files[o].groups.push(vec![(l, f.id, "old_value")]);
             }
             Class::DatedVsUndated => {
-                let o = *rng.pick(undated);
+                let others: Vec<usize> = undated.iter().copied().filter(|&u| u != home).collect();
+                let o = *rng.pick(&others);
                 let l = format!("- {ot}");
                 files[o].ideal.push(l.clone());
                 files[o].groups.push(vec![(l, f.id, "old_value")]);

@@ -47,12 +47,43 @@ fn contains_all(set: &HashSet<String>, words: &[String]) -> bool {
     !words.is_empty() && words.iter().all(|w| set.contains(w))
 }
 
+/// What became of each fact: is its current value still there, and its older value?
+/// (Metamorphic tests compare these between a store and a transformed copy of it.)
+pub fn fact_states(corpus: &Corpus, candidate: &Store) -> Vec<(bool, bool)> {
+    let texts: Vec<String> = parse_store(candidate, Layout::ClaudeCode, &PinRules::default())
+        .0
+        .iter()
+        .filter(|f| f.path != INDEX_FILE && !f.path.contains("insights"))
+        .flat_map(|f| f.blocks().iter().filter(|b| b.kind.is_entry()).map(|b| b.text().to_string()).collect::<Vec<_>>())
+        .collect();
+    let sets: Vec<HashSet<String>> = texts.iter().map(|t| words(t).collect()).collect();
+    corpus
+        .truth
+        .facts
+        .iter()
+        .map(|f| {
+            let subject: Vec<String> = words(&f.subject).collect();
+            let value: Vec<String> = words(&f.value).collect();
+            let old: Vec<String> = f.old_value.as_deref().map(|o| words(o).collect()).unwrap_or_default();
+            let about = sets.iter().filter(|w| contains_all(w, &subject) && f.probe.iter().all(|p| w.contains(p)));
+            let (mut current, mut stale) = (false, false);
+            for w in about {
+                current |= contains_all(w, &value);
+                stale |= contains_all(w, &old) && !contains_all(w, &value);
+            }
+            (current, stale)
+        })
+        .collect()
+}
+
 pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
     let truth = &corpus.truth;
     // Subject word → the facts about it (one per fact in the first family, several in "hard").
+    // A subject of several words ("Cluster 31") is looked up by its first and checked whole.
+    let subject_words: Vec<Vec<String>> = truth.facts.iter().map(|f| words(&f.subject).collect()).collect();
     let mut by_subject: HashMap<String, Vec<usize>> = HashMap::new();
     for f in &truth.facts {
-        by_subject.entry(f.subject.to_lowercase()).or_default().push(f.id);
+        by_subject.entry(subject_words[f.id].first().cloned().unwrap_or_default()).or_default().push(f.id);
     }
     let (files, _) = parse_store(candidate, Layout::ClaudeCode, &PinRules::default());
     // Per fact: the word sets of the candidate entries about it.
@@ -71,7 +102,7 @@ pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
             ids.sort_unstable();
             ids.dedup();
             for id in ids {
-                if truth.facts[id].probe.iter().all(|p| ws.contains(p)) {
+                if truth.facts[id].probe.iter().all(|p| ws.contains(p)) && contains_all(&ws, &subject_words[id]) {
                     about[id].push(ws.clone());
                     texts[id].push(b.text());
                 }

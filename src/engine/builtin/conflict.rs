@@ -76,7 +76,9 @@ fn slot_conflicts(a: &Features, b: &Features, i: usize, vocab: &Vocab) -> bool {
     let cue = prev.is_some_and(lexicon::is_single_valued_cue);
     let plain = |t: &Token| matches!(t.value, None | Some(ValueKind::Name));
     match (ta.value, tb.value) {
-        (Some(ka), Some(kb)) if ka.numeric() && kb.numeric() => true,
+        // A quantity or a version ends its clause, or comes with a unit ("3 replicas"); one
+        // followed by a noun is part of a name ("the Cluster 3 schema"), not a value.
+        (Some(ka), Some(kb)) if ka.numeric() && kb.numeric() => quantity(a, i, vocab),
         (Some(_), Some(_)) if rename(x, y) || moved(ta, tb) || ta.list && tb.list => true,
         // "Ask Alice before …": the person right after an imperative's verb, before a
         // subordinator, is its one value ("Install Zéphyr dependencies" names what it is about,
@@ -91,6 +93,13 @@ fn slot_conflicts(a: &Features, b: &Features, i: usize, vocab: &Vocab) -> bool {
                 || ta.after_copula && tb.after_copula && prev.is_some_and(lexicon::is_attribute_noun)
         }
         _ => false,
+    }
+}
+
+fn quantity(f: &Features, i: usize, vocab: &Vocab) -> bool {
+    match f.tokens.get(i + 1).filter(|n| n.clause == f.tokens[i].clause) {
+        None => true,
+        Some(next) => next.value.is_some_and(ValueKind::numeric) || lexicon::UNITS.contains(&vocab.word(next.word)),
     }
 }
 
@@ -259,6 +268,13 @@ fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], olde
     let newer_text = ws.current_text(en.fi, en.bi).to_string();
     let (loc_old, loc_new) = (table.loc(ws, older), table.loc(ws, newer));
     let (file, newer_file) = (ws.files[ofi].path.clone(), ws.files[en.fi].path.clone());
+    if ws.input.keep_history && ws.ends_in_open_fence(ofi) {
+        // History could not be kept (it would land in the open block): nothing is removed.
+        let message =
+            format!("{what}: {loc_new} is newer than {loc_old}, but {file} ends inside an unclosed code block, so the older value stays");
+        ws.flags.push(Flag { kind: "conflict".into(), message, entries: vec![loc_old, loc_new] });
+        return false;
+    }
     if !ws.drop_block(ofi, obi) {
         return false;
     }

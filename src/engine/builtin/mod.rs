@@ -110,15 +110,9 @@ impl<'a> Workspace<'a> {
             let original = &self.input.store.files[&f.path];
             let bytes = match &f.body {
                 FileBody::Opaque { .. } => original.bytes.clone(),
-                FileBody::Parsed { frontmatter, blocks } => {
+                FileBody::Parsed { frontmatter, .. } => {
                     let mut s = frontmatter.as_ref().map(|fm| fm.raw.clone()).unwrap_or_default();
-                    for (bi, b) in blocks.iter().enumerate() {
-                        match &self.edits[fi][bi] {
-                            None => s.push_str(&b.raw),
-                            Some(Some(text)) => s.push_str(text),
-                            Some(None) => {}
-                        }
-                    }
+                    self.render_blocks(fi, &mut s, |_, _| {});
                     if !self.appends[fi].is_empty() {
                         if !s.is_empty() && !s.ends_with('\n') {
                             s.push('\n');
@@ -139,19 +133,55 @@ impl<'a> Workspace<'a> {
         out
     }
 
+    /// The file ends inside a code block that never closes: text appended to it would land
+    /// in that block, so nothing is appended.
+    pub fn ends_in_open_fence(&self, fi: usize) -> bool {
+        let Some(last) = self.files[fi].blocks().last().filter(|b| b.kind == BlockKind::Code) else {
+            return false;
+        };
+        let mut lines = last.raw.lines();
+        let fence: String = lines.next().map(|l| l.trim_start().chars().take(3).collect()).unwrap_or_default();
+        !lines.any(|l| l.trim_start().starts_with(fence.as_str()))
+    }
+
+    /// The file's blocks as the candidate has them, appended to `out` (which holds what comes
+    /// before them); `at(line, block)` is told the candidate line where each kept block starts.
+    /// A dropped block's trailing blank line stays when it is all that separated its
+    /// neighbours: otherwise the next paragraph would read as the previous entry's tail.
+    fn render_blocks(&self, fi: usize, out: &mut String, mut at: impl FnMut(usize, usize)) {
+        let mut line = 1 + out.matches('\n').count();
+        for (bi, b) in self.files[fi].blocks().iter().enumerate() {
+            let piece = match &self.edits[fi][bi] {
+                None => b.raw.as_str(),
+                Some(Some(text)) => text.as_str(),
+                Some(None) => {
+                    let tail = &b.raw[b.text().len()..];
+                    let blank = tail.find('\n').map_or("", |i| &tail[i + 1..]);
+                    let separated = out.is_empty() || out.ends_with("\n\n") || out.ends_with("\n\r\n");
+                    if blank.contains('\n') && !separated {
+                        out.push_str(blank);
+                        line += blank.matches('\n').count();
+                    }
+                    continue;
+                }
+            };
+            at(line, bi);
+            out.push_str(piece);
+            line += piece.matches('\n').count();
+        }
+    }
+
     /// Where each kept block's first line lands in the candidate: file → candidate line → line
     /// in this round's input.
     pub fn line_map(&self) -> LineMap {
         let mut map = LineMap::new();
         for (fi, f) in self.files.iter().enumerate() {
             let FileBody::Parsed { frontmatter, blocks } = &f.body else { continue };
-            let mut line = 1 + frontmatter.as_ref().map_or(0, |fm| fm.raw.matches('\n').count());
+            let mut text = frontmatter.as_ref().map(|fm| fm.raw.clone()).unwrap_or_default();
             let lines = map.entry(f.path.clone()).or_default();
-            for (bi, b) in blocks.iter().enumerate() {
-                let Some(raw) = self.current_raw(fi, bi) else { continue };
-                lines.insert(line, b.line);
-                line += raw.matches('\n').count();
-            }
+            self.render_blocks(fi, &mut text, |line, bi| {
+                lines.insert(line, blocks[bi].line);
+            });
         }
         map
     }

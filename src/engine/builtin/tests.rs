@@ -331,3 +331,15 @@ fn a_winner_is_never_one_a_survivor_makes_redundant() {
     again.store = c;
     assert_eq!(consolidate(&again).unwrap().1.changes, vec![]);
 }
+
+#[test]
+fn dropping_a_block_keeps_the_blank_line_that_separated_its_neighbours() {
+    // Without it, "über" would read as the continuation of the bullet above.
+    let i = input(&[("MEMORY.md", "- \n- [a](b.md)\n\nüber\n"), ("a.md", "- keep me\n- x one\n\npara\n- x one.\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "MEMORY.md"), "- \n\nüber\n- [a](a.md) — keep me\n");
+    assert_eq!(text(&c, "a.md"), "- keep me\n\npara\n- x one.\n");
+    let live = crate::memory::parse_store(&i.store, Layout::ClaudeCode, &PinRules::default()).0;
+    let cand = crate::memory::parse_store(&c, Layout::ClaudeCode, &PinRules::default()).0;
+    assert_eq!(crate::loss::classify(&live, &cand, &r).dropped, vec![]);
+}

@@ -19,6 +19,8 @@ fn value_and_preference_conflicts_are_found() {
     );
     assert_eq!(check("The user prefers npm", "the user prefers pnpm").as_deref(), Some("npm vs pnpm"));
     assert!(check("We run Postgres 15.2", "We run Postgres 16.1").is_some());
+    assert!(check("edge-worker runs 3 replicas", "edge-worker runs 5 replicas").is_some());
+    assert!(check("supports Python 3.9 through 3.13", "supports Python 3.10 through 3.13").is_some());
     assert!(check("edge-worker stores its data in ClickHouse 24", "edge-worker stores its data in Postgres 16").is_some());
     assert!(check("the billing service is owned by Dana", "the billing service is owned by Emeka").is_some());
     assert!(check("Ask Alice before changing the billing schema", "Ask Bruno before changing the billing schema").is_some());
@@ -77,6 +79,9 @@ fn different_subjects_are_not_conflicts() {
         ("Run `make lint` before pushing", "Run `make fmt` before pushing"),
         ("Install Zéphyr dependencies with `npm ci`", "Install Cygnus dependencies with `npm ci`"),
         ("Ask Dana before changing the Quasar schema", "Ask Dana before changing the Vega schema"),
+        ("Ask Dana before changing the Cluster 3 schema", "Ask Dana before changing the Cluster 12 schema"),
+        ("Dana owns the Cluster 3 schema", "Dana owns the Cluster 12 schema"),
+        ("Server 42 is owned by Dana", "Server 7 is owned by Dana"),
         ("Install façade-gateway-masuka deps", "Install façade-gateway-dapuka deps"),
         ("the dashboard reads from façade-gateway-masuka", "the dashboard reads from façade-gateway-dapuka"),
         ("CI runs `make lint`", "CI runs `make fmt`"),
