@@ -28,7 +28,10 @@ fn words_opening_with_any_character_do_not_panic() {
         // The loss guard classifies the same store without panicking.
         let live = Store::read(&m).unwrap();
         let cand = Store::read(&out).unwrap();
-        let (lf, cf) = (parse_store(&live, Layout::ClaudeCode, &PinRules::default()).0, parse_store(&cand, Layout::ClaudeCode, &PinRules::default()).0);
+        let (lf, cf) = (
+            parse_store(&live, Layout::ClaudeCode, &PinRules::default()).0,
+            parse_store(&cand, Layout::ClaudeCode, &PinRules::default()).0,
+        );
         let report: dreamd::report::Report = dreamd::corpus::quality::dream(&live, Vec::new(), chrono::Utc::now()).1;
         assert_eq!(dreamd::loss::classify(&lf, &cf, &report).dropped, vec![], "{w}");
     }

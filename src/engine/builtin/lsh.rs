@@ -71,11 +71,12 @@ pub struct LshStats {
 /// and by the benchmark that compares this LSH with datasketch's; the engine itself finds its
 /// candidates exactly (`candidates.rs`).
 pub fn candidate_pairs(items: &[(u32, &Features)]) -> (Vec<(u32, u32)>, LshStats) {
-    band_pairs(items, &|w| mix(w as u64 ^ 0xa076_1d64_78bd_642f))
+    band_pairs(items, &|w| mix(w as u64 ^ 0xa076_1d64_78bd_642f), MAX_BUCKET)
 }
 
-/// The same with content hashes of the words (stable across stores).
-pub fn band_pairs(items: &[(u32, &Features)], hash: &dyn Fn(u32) -> u64) -> (Vec<(u32, u32)>, LshStats) {
+/// The same with content hashes of the words (stable across stores) and a bucket cap of
+/// one's choice (`usize::MAX`: none, as datasketch has none).
+pub fn band_pairs(items: &[(u32, &Features)], hash: &dyn Fn(u32) -> u64, max_bucket: usize) -> (Vec<(u32, u32)>, LshStats) {
     let mut column: Vec<(u64, u32)> = Vec::with_capacity(items.len() * BANDS);
     for &(id, f) in items {
         if f.set.is_empty() {
@@ -91,7 +92,7 @@ pub fn band_pairs(items: &[(u32, &Features)], hash: &dyn Fn(u32) -> u64) -> (Vec
             column.push((h, id));
         }
     }
-    bucket_pairs(column, MAX_BUCKET)
+    bucket_pairs(column, max_bucket)
 }
 
 /// Pairs of ids that share a key, from a column of `(key, id)`; buckets larger than `max`

@@ -343,3 +343,25 @@ fn dropping_a_block_keeps_the_blank_line_that_separated_its_neighbours() {
     let cand = crate::memory::parse_store(&c, Layout::ClaudeCode, &PinRules::default()).0;
     assert_eq!(crate::loss::classify(&live, &cand, &r).dropped, vec![]);
 }
+
+#[test]
+fn a_canceled_dream_stops_in_every_long_loop() {
+    let corpus = crate::corpus::generate(&crate::corpus::Spec::with_entries(5, 3000, 0));
+    let mut i = input(&[]);
+    i.store = corpus.store;
+    let cancel = crate::engine::CancellationToken::new();
+    i.cancel = cancel.clone();
+    let (ws, _) = Workspace::new(&i);
+    let table = entries::EntryTable::build(&ws, &cancel).unwrap();
+    let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(k, e)| (k as u32, &e.feat)).collect();
+    let (pairs, _) = candidates::candidates(&items, &table.vocab, &cancel).unwrap();
+    cancel.cancel();
+    // Each pass polls the token inside its loop, not only between passes.
+    assert!(entries::EntryTable::build(&ws, &cancel).is_err());
+    assert!(candidates::candidates(&items, &table.vocab, &cancel).is_err());
+    let (mut ws, _) = Workspace::new(&i);
+    assert!(conflict::resolve(&mut ws, &table, &[], &pairs, &cancel).is_err());
+    assert!(dedupe::drop_duplicates(&mut ws, &table, &cancel).is_err());
+    assert!(near::drop_near_duplicates(&mut ws, &table, &pairs, &cancel).is_err());
+    assert_eq!(consolidate(&i).unwrap_err(), crate::engine::Canceled);
+}
