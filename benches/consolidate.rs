@@ -152,7 +152,7 @@ fn export(dir: &Path) -> anyhow::Result<()> {
         for s in real::stores(&root)?.into_iter().filter(|s| s.variant == "undated") {
             let store = Store::read(&s.memory())?;
             let (files, _) = parse_store(&store, Layout::ClaudeCode, &PinRules::default());
-            rows.extend(entries(&files).map(|(_, b)| (format!("{}", s.slug), b.text().replace('\n', " "))));
+            rows.extend(entries(&files).map(|(_, b)| (s.slug.clone(), b.text().replace('\n', " "))));
         }
     }
     export_set(&dir.join("real"), &rows)
