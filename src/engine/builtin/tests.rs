@@ -365,3 +365,49 @@ fn a_canceled_dream_stops_in_every_long_loop() {
     assert!(near::drop_near_duplicates(&mut ws, &table, &pairs, &cancel).is_err());
     assert_eq!(consolidate(&i).unwrap_err(), crate::engine::Canceled);
 }
+
+#[test]
+fn issue_7_findings_at_the_store_level() {
+    // Date-only duplicates: one entry, the newest date, the folded date named.
+    // (A history reverted and re-applied: the re-applied value is the current one.)
+    let i =
+        input(&[("a.md", "- [2026-02-02] The user prefers uv\n- [2026-03-01] The user prefers pip\n- [2026-03-04] The user prefers uv\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- [2026-03-04] The user prefers uv\n", "{:#?}", r.changes);
+    let i = input(&[("a.md", "- [2026-02-02] Run `make test` before pushing\n- [2026-01-09] Run `make test` before pushing\n- [2026-02-04] Run `make test` before pushing\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- [2026-02-04] Run `make test` before pushing\n");
+    assert!(
+        r.changes.iter().all(|c| c.reason.contains("newest date 2026-02-04; dates folded into it: 2026-01-09, 2026-02-02")),
+        "{:#?}",
+        r.changes
+    );
+    // A sigil is part of a value: neither merged nor superseded.
+    let i = input(&[("a.md", "- sessionId: transport session identifier\n- sessionId?: transport session identifier\n")]);
+    assert_eq!(consolidate(&i).unwrap().0, i.store);
+    // Weak newer claims never remove a plain fact: kept beside it, flagged.
+    for weak in
+        ["Unverified: the dose is 50 mg", "Someone said the dose is 50 mg", "Proposal: the dose is 50 mg", "As of 2019, the dose is 50 mg"]
+    {
+        let i = input(&[("a.md", &format!("- [2026-05-01] The dose is 5 mg\n- [2026-06-01] {weak}\n"))]);
+        let (c, r) = consolidate(&i).unwrap();
+        assert_eq!(c, i.store, "{weak}");
+        assert!(r.flags.iter().any(|f| f.kind == "hedged"), "{weak}: {:?}", r.flags);
+    }
+    // Plain conflicts of plain words, ordered by position in one undated file.
+    for (old, new) in [
+        ("Atlas status is blue", "Atlas status is green"),
+        ("Guest access is enabled", "Guest access is disabled"),
+        ("edge-worker runs in the west region", "edge-worker runs in the east region"),
+        ("- Requires Python 3.9+.", "- Requires Python 3.10+."),
+        ("Checks: `make lint`, `make mypy` and `make test`", "Checks: `make lint`, `make typecheck` and `make test`"),
+        ("Install with `pnpm i`", "Install with `pnpm i --frozen-lockfile`"),
+    ] {
+        let i = input(&[("a.md", &format!("- {}\n- {}\n", old.trim_start_matches("- "), new.trim_start_matches("- ")))]);
+        let (c, _) = consolidate(&i).unwrap();
+        assert_eq!(text(&c, "a.md"), format!("- {}\n", new.trim_start_matches("- ")), "{old} / {new}");
+    }
+    // Two subjects sharing a value: both stay.
+    let i = input(&[("a.md", "- edge-worker stores its data in ClickHouse 24\n- core-proxy stores its data in ClickHouse 24\n")]);
+    assert_eq!(consolidate(&i).unwrap().0, i.store);
+}
