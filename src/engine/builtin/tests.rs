@@ -411,3 +411,15 @@ fn issue_7_findings_at_the_store_level() {
     let i = input(&[("a.md", "- edge-worker stores its data in ClickHouse 24\n- core-proxy stores its data in ClickHouse 24\n")]);
     assert_eq!(consolidate(&i).unwrap().0, i.store);
 }
+
+#[test]
+fn mixed_line_endings_keep_entries_apart() {
+    // Found by the `consolidate` fuzz target: the kept blank line after a dropped duplicate
+    // was `\r\n` after a `\n` line, and the parser did not see it as blank.
+    let i = input(&[("MEMORY.md", "_\n- e\r\n\r\ne")]);
+    let (c, r) = consolidate(&i).unwrap();
+    let live = crate::memory::parse_store(&i.store, Layout::ClaudeCode, &PinRules::default()).0;
+    let cand = crate::memory::parse_store(&c, Layout::ClaudeCode, &PinRules::default()).0;
+    assert_eq!(crate::loss::classify(&live, &cand, &r).dropped, vec![]);
+    assert_eq!(cand[0].blocks().iter().filter(|b| b.kind.is_entry()).count(), 2, "{:?}", text(&c, "MEMORY.md"));
+}
