@@ -8,17 +8,22 @@
 //! Options:
 //!   --scales 1,4,16      which multiples of 20,000 entries to run (default 1,4,16; 0 = none)
 //!   --hosted             also run the hosted maximum: ~2,000 files, ~100 MB in all
-//!   --export DIR         write the 1× corpus, its entry list with ground-truth groups and
-//!                        our near-duplicate pairs there (for tools/datasketch_compare.py)
+//!   --export DIR         write two entry sets (generated, real) with dreamd's word sets, the
+//!                        exact Jaccard >= 0.5 pairs, dreamd's LSH candidates and verified
+//!                        pairs there (for tools/datasketch_compare.py)
+//!   --export-real DIR    write every real corpus' entries with dreamd's word sets there
 //!   --quality            print the quality score of the 1× run
 
 use dreamd::config::Layout;
-use dreamd::corpus::{generate, score, Corpus, Spec};
+use dreamd::corpus::{generate, real, score, Corpus, Spec};
+use dreamd::engine::builtin::lsh::band_pairs;
 use dreamd::engine::builtin::near::duplicate_pairs;
+use dreamd::engine::builtin::text::{features, Features, Vocab};
 use dreamd::engine::{builtin, DreamInput};
-use dreamd::memory::PinRules;
+use dreamd::memory::{entries, parse_store, PinRules};
 use dreamd::sessions::{discover, read_session};
 use dreamd::store::Store;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -92,27 +97,134 @@ fn run_case(label: &str, corpus: &Corpus) -> anyhow::Result<serde_json::Value> {
     Ok(v)
 }
 
-/// Entries with their ground-truth group, and our verified near-duplicate pairs.
-fn export(corpus: &Corpus, dir: &Path) -> anyhow::Result<()> {
-    corpus.write_to(dir)?;
+/// Word sets as dreamd tokenizes them, so both sides of the comparison use the same shingles.
+fn word_sets(texts: &[&str]) -> (Vec<Features>, Vocab) {
+    let mut vocab = Vocab::default();
+    let feats = texts.iter().map(|t| features(t, &mut vocab)).collect();
+    (feats, vocab)
+}
+
+/// Pairs with Jaccard ≥ `t` on the word sets, found exactly (inverted index, no sampling).
+fn exact_pairs(feats: &[Features], t: f64) -> Vec<(usize, usize)> {
+    let mut postings: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, f) in feats.iter().enumerate() {
+        for &w in &f.set {
+            postings.entry(w).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    let mut shared: HashMap<usize, u32> = HashMap::new();
+    for (i, f) in feats.iter().enumerate() {
+        shared.clear();
+        for w in &f.set {
+            for &j in postings[w].iter().filter(|&&j| j > i) {
+                *shared.entry(j).or_default() += 1;
+            }
+        }
+        for (&j, &n) in &shared {
+            let union = f.set.len() + feats[j].set.len() - n as usize;
+            if union > 0 && n as f64 / union as f64 >= t {
+                out.push((i, j));
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// For `tools/datasketch_compare.py`, two sets of entries: a generated corpus (5,000
+/// entries, classic family: templated text, with ground-truth groups) and every entry of the
+/// undated real corpora (text nobody here wrote). For each: the entries with dreamd's word
+/// sets (the shingles both sides use), the exact Jaccard >= 0.5 pairs, dreamd's MinHash/LSH
+/// candidates with the banding datasketch is given (21 bands x 3 rows, no bucket cap, timed
+/// warm), and dreamd's verified duplicate pairs (exact candidates + verification, timed warm).
+fn export(dir: &Path) -> anyhow::Result<()> {
+    let corpus = generate(&Spec::with_entries(42, 5_000, 0));
     let mut rows = Vec::new();
     for p in &corpus.truth.planted {
         let text = corpus.store.files[&p.file].text().and_then(|t| t.lines().nth(p.line - 1)).unwrap_or("").to_string();
         let group = if p.role == "old_value" { format!("o{}", p.fact) } else { format!("f{}", p.fact) };
         rows.push((group, text));
     }
+    export_set(&dir.join("generated"), &rows)?;
+    let mut rows = Vec::new();
+    if let Some(root) = real::root() {
+        for s in real::stores(&root)?.into_iter().filter(|s| s.variant == "undated") {
+            let store = Store::read(&s.memory())?;
+            let (files, _) = parse_store(&store, Layout::ClaudeCode, &PinRules::default());
+            rows.extend(entries(&files).map(|(_, b)| (s.slug.clone(), b.text().replace('\n', " "))));
+        }
+    }
+    export_set(&dir.join("real"), &rows)
+}
+
+fn export_set(dir: &Path, rows: &[(String, String)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
     let texts: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-    // Warm up once, then time the detection alone (features, MinHash/LSH, verification).
-    let _ = duplicate_pairs(&texts[..texts.len().min(1000)]);
+    let (feats, vocab) = word_sets(&texts);
+    let items: Vec<(u32, &Features)> = feats.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
+    let hash = |w: u32| vocab.hash(w);
+    // Warm up once, then time (both sides are timed warm). No bucket cap: the same
+    // candidate definition as datasketch's MinHashLSH.
+    let _ = band_pairs(&items, &hash, usize::MAX);
+    let t = Instant::now();
+    let (lsh, _) = band_pairs(&items, &hash, usize::MAX);
+    let lsh_secs = t.elapsed().as_secs_f64();
+    let _ = duplicate_pairs(&texts);
     let t = Instant::now();
     let pairs = duplicate_pairs(&texts);
     let secs = t.elapsed().as_secs_f64();
-    let tsv: String = rows.iter().enumerate().map(|(i, (g, t))| format!("{i}\t{g}\t{}\n", t.replace('\t', " "))).collect();
+    let exact = exact_pairs(&feats, 0.5);
+    let tsv: String = rows
+        .iter()
+        .zip(&feats)
+        .enumerate()
+        .map(|(i, ((g, t), f))| {
+            let words: Vec<&str> = f.set.iter().map(|&w| vocab.word(w)).collect();
+            format!("{i}\t{g}\t{}\t{}\n", t.replace('\t', " "), words.join("\u{1f}"))
+        })
+        .collect();
     std::fs::write(dir.join("entries.tsv"), tsv)?;
-    let ptsv: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
-    std::fs::write(dir.join("rust_pairs.tsv"), ptsv)?;
-    std::fs::write(dir.join("rust_timing.json"), serde_json::to_string(&serde_json::json!({"seconds": secs, "entries": rows.len()}))?)?;
-    println!("exported {} entries to {}; dreamd near-duplicate detection {:.3} s, {} pairs", rows.len(), dir.display(), secs, pairs.len());
+    let write_pairs = |name: &str, ps: &[(usize, usize)]| {
+        std::fs::write(dir.join(name), ps.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect::<String>())
+    };
+    write_pairs("rust_pairs.tsv", &pairs)?;
+    write_pairs("rust_lsh_pairs.tsv", &lsh.iter().map(|&(a, b)| (a as usize, b as usize)).collect::<Vec<_>>())?;
+    write_pairs("exact_pairs_0.5.tsv", &exact)?;
+    let timing = serde_json::json!({"seconds": secs, "lsh_seconds": lsh_secs, "entries": rows.len()});
+    std::fs::write(dir.join("rust_timing.json"), serde_json::to_string(&timing)?)?;
+    println!(
+        "exported {} entries to {}: dreamd LSH (21x3) {:.4} s, {} candidates; duplicate detection {:.4} s, {} pairs; {} exact pairs at Jaccard >= 0.5",
+        rows.len(),
+        dir.display(),
+        lsh_secs,
+        lsh.len(),
+        secs,
+        pairs.len(),
+        exact.len()
+    );
+    Ok(())
+}
+
+/// For the end-to-end comparison on the real corpora: every entry of every store with the
+/// word set dreamd sees (`DIR/<variant>/<slug>/entries.tsv`: file, line, text, words).
+fn export_real(dir: &Path) -> anyhow::Result<()> {
+    let root = real::root().ok_or_else(|| anyhow::anyhow!("real corpora not found"))?;
+    for s in real::stores(&root)? {
+        let store = Store::read(&s.memory())?;
+        let (files, _) = parse_store(&store, Layout::ClaudeCode, &PinRules::default());
+        let mut vocab = Vocab::default();
+        let mut out = String::new();
+        for (f, b) in entries(&files) {
+            let feat = features(b.text(), &mut vocab);
+            let words: Vec<&str> = feat.set.iter().map(|&w| vocab.word(w)).collect();
+            out.push_str(&format!("{}\t{}\t{}\t{}\n", f.path, b.line, b.text().replace(['\t', '\n'], " "), words.join("\u{1f}")));
+        }
+        let d = dir.join(&s.variant).join(&s.slug);
+        std::fs::create_dir_all(&d)?;
+        std::fs::write(d.join("entries.tsv"), out)?;
+    }
+    println!("exported the real corpora's entries to {}", dir.display());
     Ok(())
 }
 
@@ -152,8 +264,10 @@ fn main() -> anyhow::Result<()> {
         run_case("hosted", &corpus)?;
     }
     if let Some(dir) = value("--export") {
-        let corpus = generate(&Spec::with_entries(42, BASE_ENTRIES, SESSIONS));
-        export(&corpus, Path::new(&dir))?;
+        export(Path::new(&dir))?;
+    }
+    if let Some(dir) = value("--export-real") {
+        export_real(Path::new(&dir))?;
     }
     Ok(())
 }

@@ -274,8 +274,7 @@ fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
             }
             continue;
         }
-        let after_blank =
-            blocks.last().is_none_or(|b| b.raw.ends_with("\n\n") || b.raw.ends_with("\r\n\r\n") || b.kind == BlockKind::Blank);
+        let after_blank = blocks.last().is_none_or(|b| ends_with_blank_line(&b.raw) || b.kind == BlockKind::Blank);
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = Some(trimmed[..3].to_string());
             blocks.push(new_block(BlockKind::Code, line, this_line, section.clone()));
@@ -306,6 +305,12 @@ fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
         }
     }
     blocks
+}
+
+/// The text's last line is blank, whatever the line endings (`\n\n`, `\r\n\r\n`, or mixed).
+fn ends_with_blank_line(raw: &str) -> bool {
+    let Some(body) = raw.strip_suffix('\n') else { return false };
+    body.contains('\n') && body.rsplit('\n').next().is_some_and(|last| last.trim().is_empty())
 }
 
 fn new_block(kind: BlockKind, line: &str, line_no: usize, section: Option<String>) -> Block {

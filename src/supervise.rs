@@ -201,9 +201,11 @@ impl Supervisor {
         self.tasks.spawn(async move {
             let mut failures: VecDeque<Instant> = VecDeque::new();
             loop {
-                health.set_state(name, PartState::Running, now());
                 let run = tokio::spawn(part());
+                // Registered before the part is announced running, so whoever sees it running
+                // can also stop it (the test hook).
                 health.set_abort(name, run.abort_handle());
+                health.set_state(name, PartState::Running, now());
                 let result = run.await;
                 if stop.is_cancelled() {
                     health.set_state(name, PartState::Stopped, now());

@@ -7,6 +7,9 @@
 //! inline or by an older file), pinned entries (some restated), stale index pointers,
 //! relative dates, and transcripts with a known code-language mix.
 
+pub mod hard;
+pub mod quality;
+pub mod real;
 pub mod score;
 
 use crate::sessions::{parse_transcript, Transcript};
@@ -87,6 +90,8 @@ pub enum Restate {
     Reordered,
     Remark,
     Format,
+    /// The same line on an earlier day.
+    DateOnly,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +110,17 @@ pub struct Fact {
     pub old_value: Option<String>,
     /// For a fact written with a relative date: the ISO date it must become.
     pub absolute_date: Option<String>,
+    /// Words besides the subject that every entry about this fact contains (its attribute),
+    /// when a subject has several facts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe: Vec<String>,
+    /// What a correct dream does with `old_value`: remove it (the order is defensible and the
+    /// newer claim plain) or keep both (order unknown or only guessed, or the newer claim
+    /// hedged, or the fact pinned).
+    pub resolve_old: bool,
+    /// How the older value was planted (for per-class figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_class: Option<&'static str>,
 }
 
 /// Where a planted entry is (file and 1-based line) and which fact it belongs to.
@@ -119,6 +135,8 @@ pub struct Planted {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Truth {
+    /// "classic" (the first family) or "hard" (`hard.rs`).
+    pub family: &'static str,
     pub facts: Vec<Fact>,
     pub planted: Vec<Planted>,
     pub stale_pointers: Vec<String>,
@@ -179,7 +197,7 @@ const SECOND: &[&str] = &[
     "alerts page the on-call engineer",
     "changes need a review from the owners",
 ];
-const FILLERS: &[&str] = &["Note: ", "Remember that ", "FYI: ", "Important: ", "Keep in mind that "];
+pub(crate) const FILLERS: &[&str] = &["Note: ", "Remember that ", "FYI: ", "Important: ", "Keep in mind that "];
 const REMARKS: &[&str] = &[" (as discussed in standup)", " — confirmed again", ". Don't forget this!", " (this came up twice)"];
 const TOPICS: &[&str] = &["project", "reference", "feedback", "user"];
 
@@ -231,7 +249,7 @@ fn other_value(t: usize, v: &str, rng: &mut Rng) -> String {
     format!("{v}0")
 }
 
-fn capitalize(s: &str) -> String {
+pub(crate) fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
@@ -253,11 +271,12 @@ fn restate(kind: Restate, text: &str, second: Option<&str>, rng: &mut Rng) -> St
             None => format!("{}{full}", rng.pick(FILLERS)),
         },
         Restate::Remark => format!("{}{}", capitalize(&full), rng.pick(REMARKS)),
-        Restate::Format => format!("{}.", capitalize(&full)),
+        // The first family writes no dates into its lines; the same text stands in.
+        Restate::Format | Restate::DateOnly => format!("{}.", capitalize(&full)),
     }
 }
 
-fn day(d: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn day(d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(9, 0, 0).unwrap_or_default())
 }
 
@@ -296,6 +315,9 @@ pub fn generate(spec: &Spec) -> Corpus {
             restatements: Vec::new(),
             old_value: None,
             absolute_date: None,
+            probe: Vec::new(),
+            resolve_old: true,
+            conflict_class: None,
         };
         let full = match second {
             Some(s2) => format!("{text}, and {s2}"),
@@ -305,7 +327,8 @@ pub fn generate(spec: &Spec) -> Corpus {
         if relative {
             let n = 1 + rng.below(5);
             let phrase = if n == 1 { "yesterday".to_string() } else { format!("{n} days ago") };
-            canonical = format!("{canonical}; it was last checked {phrase}");
+            // Dated by the entry itself: a file's date is no anchor for "yesterday".
+            canonical = format!("{canonical}; it was last checked {phrase} (noted {})", file_mtime[fi]);
             fact.absolute_date = Some((file_mtime[fi] - Duration::days(n as i64)).to_string());
         }
         let dated_inline = conflicted && rng.chance(0.5);
@@ -359,7 +382,8 @@ pub fn generate(spec: &Spec) -> Corpus {
     let mut index = String::from("# Memory index\n\n");
     let mut ideal_index = index.clone();
     let mut render = |name: &str, title: &str, desc: &str, kind: &str, body: &[(String, usize, &'static str)], mtime: NaiveDate| {
-        let mut text = format!("---\nname: {title}\ndescription: {desc}\ntype: {kind}\n---\n\n# {title}\n\n");
+        // Claude Code writes `modified` (ISO) into a topic file's frontmatter since 2.1.214.
+        let mut text = format!("---\nname: {title}\ndescription: {desc}\ntype: {kind}\nmodified: {mtime}\n---\n\n# {title}\n\n");
         let first = text.lines().count() + 1;
         for (k, (l, fact, role)) in body.iter().enumerate() {
             text.push_str(l);
@@ -372,7 +396,11 @@ pub fn generate(spec: &Spec) -> Corpus {
         let title = format!("{} {}", capitalize(TOPICS[i % TOPICS.len()]), subject(i + 7_000_000));
         let desc = format!("facts about {} and related services", subject(i + 7_000_000));
         render(name, &title, &desc, TOPICS[i % TOPICS.len()], &bodies[i], file_mtime[i]);
-        let head = format!("---\nname: {title}\ndescription: {desc}\ntype: {}\n---\n\n# {title}\n\n", TOPICS[i % TOPICS.len()]);
+        let head = format!(
+            "---\nname: {title}\ndescription: {desc}\ntype: {}\nmodified: {}\n---\n\n# {title}\n\n",
+            TOPICS[i % TOPICS.len()],
+            file_mtime[i]
+        );
         ideal_bytes += head.len() as u64 + ideal[i].iter().map(|l| l.len() as u64 + 1).sum::<u64>();
         let entry = format!("- [{title}]({name}) — {desc}\n");
         index.push_str(&entry);
@@ -382,7 +410,10 @@ pub fn generate(spec: &Spec) -> Corpus {
         let title = format!("Notes {}", subject(i + 8_000_000));
         let desc = "older notes from the first weeks of the project";
         render(name, &title, desc, "project", &old_bodies[i], old_base + Duration::days(i as i64 % 20));
-        let head = format!("---\nname: {title}\ndescription: {desc}\ntype: project\n---\n\n# {title}\n\n");
+        let head = format!(
+            "---\nname: {title}\ndescription: {desc}\ntype: project\nmodified: {}\n---\n\n# {title}\n\n",
+            old_base + Duration::days(i as i64 % 20)
+        );
         ideal_bytes += head.len() as u64;
         let entry = format!("- [{title}]({name}) — {desc}\n");
         index.push_str(&entry);
@@ -396,8 +427,9 @@ pub fn generate(spec: &Spec) -> Corpus {
     }
     ideal_bytes += ideal_index.len() as u64;
     store.files.insert("MEMORY.md".into(), MemoryFile { bytes: index.into_bytes(), mtime: Some(day(base + Duration::days(13))) });
-    let (sessions, dominant, dominant_n) = sessions(spec, &facts, &mut rng);
+    let (sessions, dominant, dominant_n) = sessions(spec.sessions, &spec.languages, &facts, &mut rng);
     let truth = Truth {
+        family: "classic",
         facts,
         planted,
         stale_pointers: stale,
@@ -411,14 +443,19 @@ pub fn generate(spec: &Spec) -> Corpus {
 
 /// Transcripts with a known language mix: session k's dominant language is fixed by the
 /// spec's shares; each also touches files, runs commands, and mentions a few facts.
-fn sessions(spec: &Spec, facts: &[Fact], rng: &mut Rng) -> (Vec<(String, String)>, String, usize) {
-    let mut quotas: Vec<(&str, usize)> = spec.languages.iter().map(|&(l, p)| (l, (p * spec.sessions as f64).round() as usize)).collect();
+pub(crate) fn sessions(
+    count: usize,
+    languages: &[(&'static str, f64)],
+    facts: &[Fact],
+    rng: &mut Rng,
+) -> (Vec<(String, String)>, String, usize) {
+    let mut quotas: Vec<(&str, usize)> = languages.iter().map(|&(l, p)| (l, (p * count as f64).round() as usize)).collect();
     let assigned: usize = quotas.iter().map(|q| q.1).sum();
     if let Some(first) = quotas.first_mut() {
-        first.1 = (first.1 + spec.sessions).saturating_sub(assigned);
+        first.1 = (first.1 + count).saturating_sub(assigned);
     }
     let mut langs: Vec<&str> = quotas.iter().flat_map(|&(l, n)| std::iter::repeat_n(l, n)).collect();
-    langs.truncate(spec.sessions);
+    langs.truncate(count);
     let (dominant, dominant_n) = quotas.iter().max_by_key(|q| q.1).map(|q| (q.0, q.1)).unwrap_or(("python", 0));
     let pretty = match dominant {
         "python" => "Python",

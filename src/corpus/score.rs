@@ -5,7 +5,7 @@ use crate::config::Layout;
 use crate::memory::{parse_store, BlockKind, PinRules, INDEX_FILE};
 use crate::store::Store;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Score {
@@ -25,6 +25,8 @@ pub struct Score {
     pub byte_reduction: f64,
     /// The same for the ideal store built from the ground truth.
     pub ideal_byte_reduction: f64,
+    /// Per way an older value was planted: (resolved correctly, planted).
+    pub conflicts_by_class: BTreeMap<String, (usize, usize)>,
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -41,9 +43,48 @@ fn ratio(n: usize, d: usize) -> f64 {
     }
 }
 
+fn contains_all(set: &HashSet<String>, words: &[String]) -> bool {
+    !words.is_empty() && words.iter().all(|w| set.contains(w))
+}
+
+/// What became of each fact: is its current value still there, and its older value?
+/// (Metamorphic tests compare these between a store and a transformed copy of it.)
+pub fn fact_states(corpus: &Corpus, candidate: &Store) -> Vec<(bool, bool)> {
+    let texts: Vec<String> = parse_store(candidate, Layout::ClaudeCode, &PinRules::default())
+        .0
+        .iter()
+        .filter(|f| f.path != INDEX_FILE && !f.path.contains("insights"))
+        .flat_map(|f| f.blocks().iter().filter(|b| b.kind.is_entry()).map(|b| b.text().to_string()).collect::<Vec<_>>())
+        .collect();
+    let sets: Vec<HashSet<String>> = texts.iter().map(|t| words(t).collect()).collect();
+    corpus
+        .truth
+        .facts
+        .iter()
+        .map(|f| {
+            let subject: Vec<String> = words(&f.subject).collect();
+            let value: Vec<String> = words(&f.value).collect();
+            let old: Vec<String> = f.old_value.as_deref().map(|o| words(o).collect()).unwrap_or_default();
+            let about = sets.iter().filter(|w| contains_all(w, &subject) && f.probe.iter().all(|p| w.contains(p)));
+            let (mut current, mut stale) = (false, false);
+            for w in about {
+                current |= contains_all(w, &value);
+                stale |= contains_all(w, &old) && !contains_all(w, &value);
+            }
+            (current, stale)
+        })
+        .collect()
+}
+
 pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
     let truth = &corpus.truth;
-    let by_subject: HashMap<&str, usize> = truth.facts.iter().map(|f| (f.subject.as_str(), f.id)).collect();
+    // Subject word → the facts about it (one per fact in the first family, several in "hard").
+    // A subject of several words ("Cluster 31") is looked up by its first and checked whole.
+    let subject_words: Vec<Vec<String>> = truth.facts.iter().map(|f| words(&f.subject).collect()).collect();
+    let mut by_subject: HashMap<String, Vec<usize>> = HashMap::new();
+    for f in &truth.facts {
+        by_subject.entry(subject_words[f.id].first().cloned().unwrap_or_default()).or_default().push(f.id);
+    }
     let (files, _) = parse_store(candidate, Layout::ClaudeCode, &PinRules::default());
     // Per fact: the word sets of the candidate entries about it.
     let mut about: Vec<Vec<HashSet<String>>> = vec![Vec::new(); truth.facts.len()];
@@ -57,27 +98,37 @@ pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
                 continue;
             }
             let ws: HashSet<String> = words(b.text()).collect();
-            let ids: HashSet<usize> = ws.iter().filter_map(|w| by_subject.get(w.as_str()).copied()).collect();
+            let mut ids: Vec<usize> = ws.iter().filter_map(|w| by_subject.get(w.as_str())).flatten().copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
             for id in ids {
-                about[id].push(ws.clone());
-                texts[id].push(b.text());
+                if truth.facts[id].probe.iter().all(|p| ws.contains(p)) && contains_all(&ws, &subject_words[id]) {
+                    about[id].push(ws.clone());
+                    texts[id].push(b.text());
+                }
             }
         }
     }
     let (mut retained, mut extra, mut planted_restatements) = (0, 0, 0);
     let (mut conflicts, mut resolved, mut pinned, mut pinned_kept, mut rel, mut rel_fixed) = (0, 0, 0, 0, 0, 0);
+    let mut by_class: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let all_text: String = candidate.files.values().filter_map(|f| f.text()).collect::<Vec<_>>().join("\n");
     for f in &truth.facts {
-        let value = f.value.to_lowercase();
-        let current = about[f.id].iter().filter(|w| w.contains(&value)).count();
+        let value: Vec<String> = words(&f.value).collect();
+        let current = about[f.id].iter().filter(|w| contains_all(w, &value)).count();
         retained += usize::from(current >= 1);
         extra += current.saturating_sub(1);
         planted_restatements += f.restatements.len();
         if let Some(old) = &f.old_value {
             conflicts += 1;
-            let old = old.to_lowercase();
-            let stale = about[f.id].iter().any(|w| w.contains(&old) && !w.contains(&value));
-            resolved += usize::from(current >= 1 && !stale);
+            let old: Vec<String> = words(old).collect();
+            let stale = about[f.id].iter().any(|w| contains_all(w, &old) && !contains_all(w, &value));
+            // Resolved correctly: the old value gone when the order is defensible, both kept otherwise.
+            let ok = current >= 1 && stale != f.resolve_old;
+            resolved += usize::from(ok);
+            let c = by_class.entry(f.conflict_class.unwrap_or("planted").to_string()).or_default();
+            c.0 += usize::from(ok);
+            c.1 += 1;
         }
         if f.pinned {
             pinned += 1;
@@ -116,5 +167,6 @@ pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
         insight_correct,
         byte_reduction: if before > 0.0 { (before - after) / before } else { 0.0 },
         ideal_byte_reduction: if before > 0.0 { (before - truth.ideal_bytes as f64) / before } else { 0.0 },
+        conflicts_by_class: by_class,
     }
 }

@@ -88,6 +88,20 @@ impl<'a> Parsed<'a> {
     }
 }
 
+/// The live entries the verifier cannot account for in `candidate`, with default settings
+/// (Claude Code layout, no extra pin patterns): for tests and tools that check an engine.
+pub fn lost(live: &Store, candidate: &Store, report: &Report) -> Vec<fate::Lost> {
+    let pins = PinRules::default();
+    let layout = crate::config::Layout::ClaudeCode;
+    let parsed = Parsed {
+        live_store: live,
+        candidate_store: candidate,
+        live: parse_store(live, layout, &pins).0,
+        candidate: parse_store(candidate, layout, &pins).0,
+    };
+    fate::classify(&parsed, report).lost
+}
+
 /// Every check, in the order a person reads them.
 pub fn evaluate(input: &Input) -> Verdict {
     let p = Parsed::new(input.live, input.candidate, input.config, input.pins);

@@ -1,192 +1,305 @@
-//! Conflicts: the same statement about the same subject with a different value.
+//! Conflicts: the same subject, the same attribute, a different value.
 //!
-//! Two shapes are recognised, both precisely: (1) the same words with exactly one value slot
-//! different ("billing listens on port 8080" / "... 9090"; dates excluded, two dated events are
-//! not a conflict), (2) the same words but the last one, right after a single-valued verb
-//! ("prefers npm" / "prefers pnpm"). The newer side (inline date, frontmatter `updated`, the
-//! last session that confirmed it, file mtime) stays; the older goes, or moves to a
-//! `## Superseded` section with `keep_history`. Unorderable conflicts are flagged, untouched.
+//! Two entries conflict only when their word sequences align token for token and differ in
+//! one value slot (or one short run of value tokens, or a set of paths that moved together),
+//! that slot lies outside the subject (the words before the first verb, see `text.rs`), and
+//! the slot is single-valued by one of these rules:
+//! - a number or version (`port 8080`/`9090`, `Python 3.9+`/`3.10+`);
+//! - a renamed identifier (`eslint.config.js`/`.mjs`, `sessionId`/`sessionId?`) or a moved path
+//!   (`src/types.ts`/`packages/core/src/types.ts`);
+//! - one element of a listed set (`` `make lint`, `make mypy` `` → `` `make typecheck` ``);
+//! - a name or identifier right after a single-valued cue (`owned by`, `region`, `every`), or a
+//!   person asked in an imperative ("Ask Alice before …");
+//! - plain words that exclude each other (`enabled`/`disabled`, `west`/`east`, `blue`/`green`),
+//!   a value after an attribute noun and a copula ("status is …"), or the last word after a
+//!   single-valued verb ("prefers npm"/"pnpm").
+//!
+//! So "edge-worker stores its data in ClickHouse 24" and "core-proxy stores …" are two facts
+//! (the difference is the subject), and "Alice owns billing"/"payments" are two facts too.
+//!
+//! An entry is superseded when a conflicting entry is surely newer (`order.rs`) and stated
+//! plainly. A newer claim that is hedged, attributed, proposed or past-dated, an order that is
+//! only guessed, or no order at all: both stay and a flag says why.
 
-use super::entries::{difference, EntryTable};
+use super::entries::EntryTable;
 use super::insights::Confirmation;
-use super::near::Survivors;
-use super::text::{is_single_valued, Features, ValueKind, Vocab};
+use super::lexicon;
+use super::order::{self, Order};
+use super::text::{Features, Token, ValueKind, Vocab};
 use super::{Workspace, SUPERSEDED};
+use crate::engine::{Canceled, CancellationToken};
 use crate::memory::BlockKind;
 use crate::report::{Change, ChangeKind, Flag};
-use chrono::NaiveDate;
 
-/// What differs between two conflicting entries, for the report.
+/// What differs between two conflicting entries ("8080 vs 9090"), or None when they do not
+/// conflict.
 pub fn conflict(a: &Features, b: &Features, vocab: &Vocab) -> Option<String> {
-    let masked = |f: &Features| {
-        let mut m: Vec<u32> = f.tokens.iter().filter(|t| t.value.is_none()).map(|t| t.word).collect();
-        m.sort_unstable();
-        m.dedup();
-        m
-    };
-    let values = |f: &Features, dates: bool| f.values().filter(|&(_, k)| (k == ValueKind::Date) == dates).collect::<Vec<_>>();
-    let (ma, mb) = (masked(a), masked(b));
-    // The subject: words both say (including equal values such as a product name).
-    let shared = a.set.len() - difference(&a.set, &b.set).len();
-    if shared >= 2 && ma == mb {
-        let (va, vb) = (values(a, false), values(b, false));
-        if va.len() != vb.len() || va.is_empty() || values(a, true) != values(b, true) {
+    let n = a.tokens.len();
+    if n != b.tokens.len() || n < 2 || a.imperative != b.imperative {
+        return None;
+    }
+    let diff: Vec<usize> = (0..n).filter(|&i| a.tokens[i].word != b.tokens[i].word).collect();
+    let (&first, &last) = (diff.first()?, diff.last()?);
+    // The rest must be the same sentence: same clause breaks, same negations.
+    let breaks = |f: &Features, i: usize| i > 0 && f.tokens[i].clause != f.tokens[i - 1].clause;
+    if (0..n).any(|i| breaks(a, i) != breaks(b, i) || a.tokens[i].neg != b.tokens[i].neg) {
+        return None;
+    }
+    if first < a.subject_end.max(b.subject_end) {
+        return None; // a different subject: two facts
+    }
+    let what = |i: usize| format!("{} vs {}", vocab.word(a.tokens[i].word), vocab.word(b.tokens[i].word));
+    let contiguous = last - first + 1 == diff.len();
+    if contiguous && diff.len() <= 3 {
+        let values = diff.iter().all(|&i| a.tokens[i].value.is_some() && b.tokens[i].value.is_some());
+        let dated = diff.iter().any(|&i| a.tokens[i].value == Some(ValueKind::Date) || b.tokens[i].value == Some(ValueKind::Date));
+        if dated || (diff.len() > 1 && !values) {
             return None;
         }
-        // Values both state cancel out (order-insensitive: clauses may be reordered).
-        let (mut ra, mut rb) = (va.clone(), vb.clone());
-        ra.retain(|x| match rb.iter().position(|y| y.0 == x.0) {
-            Some(p) => {
-                rb.remove(p);
-                false
-            }
-            None => true,
-        });
-        let ([x], [y]) = (&ra[..], &rb[..]) else { return None };
-        let numeric = |k| matches!(k, ValueKind::Number | ValueKind::Version);
-        if x.1 != y.1 && !(numeric(x.1) && numeric(y.1)) {
-            return None;
+        if slot_conflicts(a, b, first, vocab) || diff.len() > 1 && diff.iter().all(|&i| moved(&a.tokens[i], &b.tokens[i])) {
+            return Some(diff.iter().map(|&i| what(i)).collect::<Vec<_>>().join(", "));
         }
-        return Some(format!("{} vs {}", vocab.word(x.0), vocab.word(y.0)));
-    }
-    let (da, db) = (difference(&a.set, &b.set), difference(&b.set, &a.set));
-    let ([x], [y]) = (&da[..], &db[..]) else {
-        return None;
-    };
-    if a.set.len() < 3 || b.set.len() < 3 || a.is_value(*x) || b.is_value(*y) {
         return None;
     }
-    let last_two = |f: &Features| {
-        let n = f.tokens.len();
-        (n >= 2).then(|| (f.tokens[n - 2].word, f.tokens[n - 1].word))
-    };
-    let (Some((pa, la)), Some((pb, lb))) = (last_two(a), last_two(b)) else {
-        return None;
-    };
-    if la != *x || lb != *y || pa != pb || !is_single_valued(vocab.word(pa)) {
-        return None;
+    // Several files that moved together: `(src/server/sse.ts, src/client/sse.ts)`.
+    if diff.iter().all(|&i| moved(&a.tokens[i], &b.tokens[i])) {
+        return Some(diff.iter().map(|&i| what(i)).collect::<Vec<_>>().join(", "));
     }
-    if a.tokens.iter().chain(&b.tokens).any(|t| t.neg) {
-        return None;
-    }
-    Some(format!("{} {} vs {} {}", vocab.word(pa), vocab.word(*x), vocab.word(pa), vocab.word(*y)))
+    None
 }
 
-/// The entry's date and where it comes from.
-pub fn effective_date(ws: &Workspace, table: &EntryTable, conf: &[Confirmation], i: usize) -> Option<(NaiveDate, String)> {
-    let e = &table.entries[i];
-    let own = if let Some(d) = e.feat.date {
-        Some((d, format!("inline date {d}")))
-    } else if let Some(d) = ws.file_updated(e.fi) {
-        Some((d, format!("frontmatter updated {d}")))
-    } else {
-        ws.file_mtime(e.fi).map(|d| (d, format!("file modified {d}")))
-    };
-    let confirmed = conf
-        .get(i)
-        .and_then(|c| c.last.map(|t| (t.date_naive(), format!("confirmed by session {} on {}", c.last_session, t.date_naive()))));
-    match (own, confirmed) {
-        (Some(o), Some(c)) if c.0 > o.0 => Some(c),
-        (Some(o), _) => Some(o),
-        (None, c) => c,
+/// Whether slot `i` (the first differing token) holds a single value of one attribute.
+fn slot_conflicts(a: &Features, b: &Features, i: usize, vocab: &Vocab) -> bool {
+    let (ta, tb) = (&a.tokens[i], &b.tokens[i]);
+    let (x, y) = (vocab.word(ta.word), vocab.word(tb.word));
+    let prev = i.checked_sub(1).map(|p| &a.tokens[p]).filter(|p| p.clause == ta.clause).map(|p| vocab.word(p.word));
+    let cue = prev.is_some_and(lexicon::is_single_valued_cue);
+    let plain = |t: &Token| matches!(t.value, None | Some(ValueKind::Name));
+    match (ta.value, tb.value) {
+        // A quantity or a version ends its clause, or comes with a unit ("3 replicas"); one
+        // followed by a noun is part of a name ("the Cluster 3 schema"), not a value.
+        (Some(ka), Some(kb)) if ka.numeric() && kb.numeric() => quantity(a, i, vocab),
+        (Some(_), Some(_)) if rename(x, y) || moved(ta, tb) || ta.list && tb.list => true,
+        // "Ask Alice before …": the person right after an imperative's verb, before a
+        // subordinator, is its one value ("Install Zéphyr dependencies" names what it is about,
+        // and so does a name further on, "… the Quasar schema").
+        (Some(ValueKind::Name), Some(ValueKind::Name)) if a.imperative && i == a.subject_end + 1 && object_ends(a, i, vocab) => true,
+        (Some(ValueKind::Name), Some(ValueKind::Name)) if cue || lexicon::exclusive(x, y) => true,
+        (Some(ValueKind::Ident | ValueKind::Code | ValueKind::Name), Some(ValueKind::Ident | ValueKind::Code | ValueKind::Name)) => cue,
+        _ if plain(ta) && plain(tb) => {
+            let last = i + 1 == a.tokens.len();
+            lexicon::exclusive(x, y)
+                || last && prev.is_some_and(lexicon::is_single_valued) && plain(ta) && plain(tb)
+                || ta.after_copula && tb.after_copula && prev.is_some_and(lexicon::is_attribute_noun)
+        }
+        _ => false,
     }
 }
 
-pub fn resolve(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], pairs: &[(u32, u32)], surv: &Survivors) {
+fn quantity(f: &Features, i: usize, vocab: &Vocab) -> bool {
+    match f.tokens.get(i + 1).filter(|n| n.clause == f.tokens[i].clause) {
+        None => true,
+        Some(next) => next.value.is_some_and(ValueKind::numeric) || lexicon::UNITS.contains(&vocab.word(next.word)),
+    }
+}
+
+/// The token after slot `i` ends the imperative's object: nothing, another clause, or a
+/// subordinator ("Ask Alice *before* …").
+fn object_ends(f: &Features, i: usize, vocab: &Vocab) -> bool {
+    match f.tokens.get(i + 1) {
+        None => true,
+        Some(next) => next.clause != f.tokens[i].clause || lexicon::SUBORDINATORS.contains(&vocab.word(next.word)),
+    }
+}
+
+/// A file that moved: two paths with the same file name.
+fn moved(a: &Token, b: &Token) -> bool {
+    a.file.is_some() && a.file == b.file && a.word != b.word
+}
+
+/// Whether `y` is `x` renamed: the same up to sigils (`sessionId`/`sessionId?`), the same
+/// command with options added, the same file with another extension, or up to three characters inserted or deleted inside an
+/// identifier of five or more (`eslint.config.js`/`.mjs`, `agents.md`/`agent.md`). Not a
+/// substitution (`masuka`/`dapuka`), not an enumerator (`svc-a`/`svc-b`, `node-1`/`node-2`).
+pub fn rename(x: &str, y: &str) -> bool {
+    if x == y {
+        return false;
+    }
+    let bare = |s: &str| s.trim_end_matches(['?', '!', '*', '~', '^', '+']).trim_start_matches(['^', '~']).to_string();
+    if !bare(x).is_empty() && bare(x) == bare(y) {
+        return true;
+    }
+    if flags_added(x, y) || flags_added(y, x) || extension_changed(x, y) {
+        return true;
+    }
+    let (xc, yc): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    if xc.len().min(yc.len()) < 5 {
+        return false;
+    }
+    let p = xc.iter().zip(&yc).take_while(|(a, b)| a == b).count();
+    let room = xc.len().min(yc.len()) - p;
+    let s = xc.iter().rev().zip(yc.iter().rev()).take(room).take_while(|(a, b)| a == b).count();
+    let (dx, dy) = (&xc[p..xc.len() - s], &yc[p..yc.len() - s]);
+    // Only an insertion or a deletion: a substitution makes another name (`masuka`/`dapuka`).
+    if !dx.is_empty() && !dy.is_empty() || dx.len().max(dy.len()) > 3 || dx.iter().chain(dy).all(char::is_ascii_digit) {
+        return false;
+    }
+    // An edit that replaces a short last segment is an enumerator, not a rename.
+    let segment = |c: &[char]| c.iter().rev().take_while(|ch| !matches!(ch, '-' | '_' | '.' | '/' | ':')).count();
+    !(s == 0 && segment(&xc) <= 2 && segment(&yc) <= 2)
+}
+
+/// The same file converted: `config.js` → `config.ts` (same stem, another short extension).
+fn extension_changed(x: &str, y: &str) -> bool {
+    fn split(s: &str) -> Option<(&str, &str)> {
+        s.rsplit_once('.').filter(|(stem, ext)| !stem.is_empty() && (1..=4).contains(&ext.len()) && ext.chars().all(char::is_alphabetic))
+    }
+    matches!((split(x), split(y)), (Some((a, e)), Some((b, f))) if a == b && e != f)
+}
+
+/// The same command with options added: `pnpm i` → `pnpm i --frozen-lockfile`.
+fn flags_added(short: &str, long: &str) -> bool {
+    let (s, l): (Vec<&str>, Vec<&str>) = (short.split_whitespace().collect(), long.split_whitespace().collect());
+    s.len() >= 2 && l.len() > s.len() && l.starts_with(&s) && l[s.len()..].iter().all(|w| w.starts_with('-') && w.len() > 1)
+}
+
+/// A conflict the engine could not or would not act on.
+struct Held {
+    a: usize,
+    b: usize,
+    kind: &'static str,
+    message: String,
+}
+
+/// Find conflicts among the candidate pairs and drop every entry a plainly stated, surely
+/// newer entry contradicts. Returns which entries were superseded.
+pub fn resolve(
+    ws: &mut Workspace,
+    table: &EntryTable,
+    conf: &[Confirmation],
+    pairs: &[(u32, u32)],
+    cancel: &CancellationToken,
+) -> Result<Vec<bool>, Canceled> {
     let n = table.entries.len();
-    // A merged group is as new as its newest copy (the kept wording may have lost the date).
-    let mut dates: Vec<Option<(NaiveDate, String)>> = vec![None; n];
-    for i in 0..n {
-        let k = surv.keeper[i];
-        if let Some(d) = effective_date(ws, table, conf, i) {
-            if !matches!(&dates[k], Some(cur) if cur.0 >= d.0) {
-                dates[k] = Some(d);
+    let mut newer_of: Vec<Option<(usize, String)>> = vec![None; n];
+    let mut held: Vec<Held> = Vec::new();
+    for (k, &(a, b)) in pairs.iter().enumerate() {
+        super::check_every(k, cancel)?;
+        let (a, b) = (a as usize, b as usize);
+        let (ea, eb) = (&table.entries[a], &table.entries[b]);
+        let Some(what) = conflict(&ea.feat, &eb.feat, &table.vocab) else { continue };
+        let (newer, older) = match order::compare(&ea.ev, &eb.ev) {
+            Order::Sure(std::cmp::Ordering::Greater) => (a, b),
+            Order::Sure(std::cmp::Ordering::Less) => (b, a),
+            Order::Guess(o) => {
+                let likely = if o == std::cmp::Ordering::Greater { a } else { b };
+                let message = format!(
+                    "{what}: only file modification times suggest {} is newer, and a copy or touch changes those; both kept",
+                    table.loc(ws, likely)
+                );
+                held.push(Held { a, b, kind: "conflict", message });
+                continue;
+            }
+            _ => {
+                let message = format!("{what}: cannot tell which is newer (no dates, or a dated and an undated entry); both kept");
+                held.push(Held { a, b, kind: "conflict", message });
+                continue;
+            }
+        };
+        let (fo, bo) = (table.entries[older].fi, table.entries[older].bi);
+        if let Some(cue) = &table.entries[newer].feat.hedge {
+            let message = format!(
+                "{what}: the newer {} is not stated plainly (\"{cue}\"), so it does not replace {}; both kept",
+                table.loc(ws, newer),
+                table.loc(ws, older)
+            );
+            held.push(Held { a: older, b: newer, kind: "hedged", message });
+        } else if ws.block(fo, bo).pinned {
+            let message = format!(
+                "{what}: the pinned entry {} is contradicted by the newer {}; pinned entries are never changed",
+                table.loc(ws, older),
+                table.loc(ws, newer)
+            );
+            held.push(Held { a: older, b: newer, kind: "conflict", message });
+        } else if newer_of[older].is_none() {
+            newer_of[older] = Some((newer, what));
+        }
+    }
+    restatements_of_superseded(ws, table, pairs, &mut newer_of);
+    let mut superseded = vec![false; n];
+    for older in 0..n {
+        if let Some((newer, what)) = newer_of[older].clone() {
+            superseded[older] = supersede(ws, table, conf, older, newer, &what);
+        }
+    }
+    for h in held {
+        // Only about entries that stay: a flag on a removed entry helps no one.
+        if !superseded[h.a] && !superseded[h.b] {
+            let entries = vec![table.loc(ws, h.a), table.loc(ws, h.b)];
+            ws.flags.push(Flag { kind: h.kind.into(), message: h.message, entries });
+        }
+    }
+    Ok(superseded)
+}
+
+/// A restatement of a superseded entry (the same words plus a remark) is as outdated, when
+/// the same newer entry is surely newer than it too.
+fn restatements_of_superseded(ws: &Workspace, table: &EntryTable, pairs: &[(u32, u32)], newer_of: &mut [Option<(usize, String)>]) {
+    let mut add: Vec<(usize, (usize, String))> = Vec::new();
+    for &(a, b) in pairs {
+        for (x, y) in [(a as usize, b as usize), (b as usize, a as usize)] {
+            let (Some((newer, what)), None) = (&newer_of[y], &newer_of[x]) else { continue };
+            let (ex, ey) = (&table.entries[x], &table.entries[y]);
+            let restates = super::near::covers(&ex.feat, &ey.feat).is_some();
+            if restates && order::compare(&table.entries[*newer].ev, &ex.ev).surely_newer() && !ws.block(ex.fi, ex.bi).pinned {
+                add.push((x, (*newer, what.clone())));
             }
         }
     }
-    let mut sessions: Vec<Vec<String>> = vec![Vec::new(); n];
-    for i in 0..n {
-        sessions[surv.keeper[i]].extend(conf.get(i).map(|c| c.sessions.clone()).unwrap_or_default());
+    for (x, v) in add {
+        newer_of[x].get_or_insert(v);
     }
-    // Conflicts are judged on the original wordings (a restatement with a remark hides the
-    // shape) and acted on the surviving ones.
-    let mut found: Vec<(usize, usize, String)> = Vec::new();
-    for &(a, b) in pairs {
-        let (a, b) = (a as usize, b as usize);
-        let (ka, kb) = (surv.keeper[a], surv.keeper[b]);
-        if ka == kb {
-            continue;
-        }
-        if let Some(what) = conflict(&table.entries[a].feat, &table.entries[b].feat, &table.vocab) {
-            found.push((ka.min(kb), ka.max(kb), what));
-        }
+}
+
+fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], older: usize, newer: usize, what: &str) -> bool {
+    let (eo, en) = (&table.entries[older], &table.entries[newer]);
+    let (ofi, obi) = (eo.fi, eo.bi);
+    let before = ws.current_text(ofi, obi).to_string();
+    let newer_text = ws.current_text(en.fi, en.bi).to_string();
+    let (loc_old, loc_new) = (table.loc(ws, older), table.loc(ws, newer));
+    let (file, newer_file) = (ws.files[ofi].path.clone(), ws.files[en.fi].path.clone());
+    if ws.input.keep_history && ws.ends_in_open_fence(ofi) {
+        // History could not be kept (it would land in the open block): nothing is removed.
+        let message =
+            format!("{what}: {loc_new} is newer than {loc_old}, but {file} ends inside an unclosed code block, so the older value stays");
+        ws.flags.push(Flag { kind: "conflict".into(), message, entries: vec![loc_old, loc_new] });
+        return false;
     }
-    found.sort_by_key(|x| (x.0, x.1));
-    found.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
-    let loc_at = |ws: &Workspace, k: usize| {
-        let (fi, bi) = surv.at[k];
-        format!("{}:{}", ws.files[fi].path, ws.block(fi, bi).line)
-    };
-    let mut superseded = vec![false; n];
-    for (a, b, what) in found {
-        let ((fa, ba), (fb, bb)) = (surv.at[a], surv.at[b]);
-        if ws.is_dropped(fa, ba) || ws.is_dropped(fb, bb) || superseded[a] || superseded[b] {
-            continue;
-        }
-        let (loc_a, loc_b) = (loc_at(ws, a), loc_at(ws, b));
-        let order = match (&dates[a], &dates[b]) {
-            (Some(x), Some(y)) if x.0 != y.0 => Some(if x.0 > y.0 { (a, b) } else { (b, a) }),
-            _ => None,
-        };
-        let Some((newer, older)) = order else {
-            ws.flags.push(Flag {
-                kind: "conflict".into(),
-                message: format!("{what}: cannot tell which is newer (no distinct dates); both left as they are"),
-                entries: vec![loc_a, loc_b],
-            });
-            continue;
-        };
-        let (dn, dold) = (dates[newer].clone().unwrap_or_default(), dates[older].clone().unwrap_or_default());
-        let ((ofi, obi), (nfi, nbi)) = (surv.at[older], surv.at[newer]);
-        let (loc_old, loc_new) = (loc_at(ws, older), loc_at(ws, newer));
-        if ws.block(ofi, obi).pinned {
-            ws.flags.push(Flag {
-                kind: "conflict".into(),
-                message: format!(
-                    "{what}: the pinned entry {loc_old} is contradicted by the newer {loc_new}; pinned entries are never changed"
-                ),
-                entries: vec![loc_old, loc_new],
-            });
-            continue;
-        }
-        let before = ws.current_text(ofi, obi).to_string();
-        let newer_text = ws.current_text(nfi, nbi).to_string();
-        let newer_file = ws.files[nfi].path.clone();
-        let file = ws.files[ofi].path.clone();
-        ws.drop_block(ofi, obi);
-        superseded[older] = true;
-        let after = ws.input.keep_history.then(|| {
-            let line = format!("- {} (superseded by {loc_new}, {})", super::text::strip_marker(&before).replace('\n', " "), dn.0);
-            append_superseded(ws, ofi, &line);
-            line
-        });
-        let reason = format!(
-            "conflict ({what}) with {loc_new} \"{}\": kept the newer value ({} vs {})",
-            super::text::strip_marker(&newer_text),
-            dn.1,
-            dold.1
-        );
-        let mut c = Change::new(ChangeKind::Conflict, &file, Some(before), after, reason);
-        c.provenance.entries = vec![loc_old, loc_new];
-        let mut sess: Vec<String> = sessions[older].iter().chain(&sessions[newer]).cloned().collect();
-        sess.sort();
-        sess.dedup();
-        c.provenance.sessions = sess;
-        if newer_file != file {
-            c.related_files.push(newer_file);
-        }
-        ws.changes.push(c);
+    if !ws.drop_block(ofi, obi) {
+        return false;
     }
+    let after = ws.input.keep_history.then(|| {
+        let when = order::date_of(&en.ev).map(|d| format!(", {d}")).unwrap_or_default();
+        let line = format!("- {} (superseded by {loc_new}{when})", super::text::strip_marker(&before).replace('\n', " "));
+        append_superseded(ws, ofi, &line);
+        line
+    });
+    let reason = format!(
+        "conflict ({what}) with {loc_new} \"{}\": kept the newer value ({})",
+        super::text::strip_marker(&newer_text),
+        order::explain(&en.ev, &eo.ev)
+    );
+    let mut c = Change::new(ChangeKind::Conflict, &file, Some(before), after, reason);
+    c.provenance.entries = vec![loc_old, loc_new];
+    let mut sess: Vec<String> = [older, newer].iter().filter_map(|&i| conf.get(i)).flat_map(|c| c.sessions.iter().cloned()).collect();
+    sess.sort();
+    sess.dedup();
+    c.provenance.sessions = sess;
+    if newer_file != file {
+        c.related_files.push(newer_file);
+    }
+    ws.changes.push(c);
+    true
 }
 
 /// Append a line to the file's `## Superseded` section (created at the end if needed).
@@ -201,39 +314,4 @@ fn append_superseded(ws: &mut Workspace, fi: usize, line: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::text::features;
-    use super::*;
-
-    fn check(a: &str, b: &str) -> Option<String> {
-        let mut v = Vocab::default();
-        let (fa, fb) = (features(a, &mut v), features(b, &mut v));
-        conflict(&fa, &fb, &v)
-    }
-
-    #[test]
-    fn value_and_preference_conflicts_are_found() {
-        assert_eq!(check("billing listens on port 8080", "billing listens on port 9090").as_deref(), Some("8080 vs 9090"));
-        assert_eq!(
-            check("- 2026-05-01: billing listens on port 8080", "- billing listens on port 9090 (as of 2026-06-01)").as_deref(),
-            Some("8080 vs 9090")
-        );
-        assert_eq!(check("The user prefers npm", "the user prefers pnpm").as_deref(), Some("prefers npm vs prefers pnpm"));
-        assert!(check("We run Postgres 15.2", "We run Postgres 16.1").is_some());
-    }
-
-    #[test]
-    fn different_subjects_are_not_conflicts() {
-        for (a, b) in [
-            ("billing listens on port 8080", "auth listens on port 9090"),
-            ("server alpha-1 has 4 GB", "server beta-2 has 8 GB"),
-            ("Alice owns billing", "Alice owns payments"),
-            ("the frontend team is led by Alice", "the backend team is led by Alice"),
-            ("deployed to staging on 2026-06-01", "deployed to staging on 2026-06-03"),
-            ("billing listens on port 8080", "billing listens on port 8080"),
-            ("the user prefers npm", "the user never prefers pnpm"),
-        ] {
-            assert_eq!(check(a, b), None, "{a} / {b}");
-        }
-    }
-}
+mod tests;

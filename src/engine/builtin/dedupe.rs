@@ -1,123 +1,95 @@
-//! Duplicate entries: the same text up to formatting (case, whitespace, emphasis, marker,
-//! trailing punctuation). Pinned copies always stay; otherwise the copy in the file that is
-//! least a pile of restatements stays (a topic file over a scratch "notes" file), then the
-//! first in path order.
+//! Duplicate entries: the very same words, up to formatting (case, emphasis, marker,
+//! punctuation, filler) and up to the entry's own date, so the same line kept on two days (a
+//! history reverted and re-applied) is one entry too.
+//!
+//! Which copy stays: a pinned one; else the newest (its date, then position within a file),
+//! so a re-applied line keeps its place after the value it replaced; else the copy in the
+//! file that is least a pile of restatements (a topic file over a notes file), then the first
+//! in path order. Runs after conflicts, on what they left.
 
-use super::text::{strip_filler, strip_marker};
-use super::{is_fact, Workspace};
+use super::entries::EntryTable;
+use super::text::Token;
+use super::Workspace;
+use crate::engine::{Canceled, CancellationToken};
 use crate::memory::normalize;
 use crate::report::{Change, ChangeKind};
+use chrono::NaiveDate;
+use std::cmp::Reverse;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
-/// A fact block and its normal form.
-struct Keyed {
-    bi: usize,
-    key: String,
+pub fn drop_duplicates(ws: &mut Workspace, table: &EntryTable, cancel: &CancellationToken) -> Result<(), Canceled> {
+    let mut groups: HashMap<(&[Token], bool), Vec<usize>> = HashMap::new();
+    for (i, e) in table.entries.iter().enumerate() {
+        super::check_every(i, cancel)?;
+        if e.feat.tokens.is_empty() || ws.is_dropped(e.fi, e.bi) {
+            continue;
+        }
+        groups.entry((e.feat.tokens.as_slice(), e.feat.hedge.is_some())).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    groups.sort_by_key(|g| g[0]);
+    let share = restatement_share(ws, table, &groups);
+    for (k, members) in groups.into_iter().enumerate() {
+        super::check_every(k, cancel)?;
+        let key = |i: usize| {
+            let e = &table.entries[i];
+            (ws.block(e.fi, e.bi).pinned, e.ev.stated.map(|s| s.0), Reverse(share[e.fi]), Reverse(e.fi), e.bi)
+        };
+        let Some(&keeper) = members.iter().max_by_key(|&&i| key(i)) else { continue };
+        let dates: Vec<NaiveDate> = members.iter().filter_map(|&i| table.entries[i].feat.date).collect();
+        for &m in members.iter().filter(|&&m| m != keeper) {
+            drop_one(ws, table, m, keeper, &dates);
+        }
+    }
+    Ok(())
 }
 
-pub fn drop_duplicates(ws: &mut Workspace) {
-    // Each normal form is computed once: this pass sees every entry of the store.
-    let keyed: Vec<Vec<Keyed>> = (0..ws.files.len())
-        .map(|fi| {
-            (0..ws.files[fi].blocks().len())
-                .filter(|&bi| is_fact(ws, fi, bi))
-                .map(|bi| Keyed { bi, key: normalize(ws.current_text(fi, bi)) })
-                .filter(|k| !k.key.is_empty())
-                .collect()
-        })
-        .collect();
-    let order = files_by_restatement_share(ws, &keyed);
-    // normal form → (file, block) of the surviving copy.
-    let mut first: HashMap<&str, (usize, usize)> = HashMap::new();
-    let mut drops: Vec<(usize, usize, usize, usize)> = Vec::new();
-    // Pinned entries claim their normal form first, so an unpinned earlier copy yields to them.
-    for pass_pinned in [true, false] {
-        for &fi in &order {
-            for k in &keyed[fi] {
-                let pinned = ws.block(fi, k.bi).pinned;
-                if pinned != pass_pinned {
-                    continue;
-                }
-                match first.get(k.key.as_str()) {
-                    None => {
-                        first.insert(&k.key, (fi, k.bi));
-                    }
-                    Some(&(kf, kb)) if !pinned => drops.push((fi, k.bi, kf, kb)),
-                    Some(_) => {} // a pinned duplicate of a pinned entry: both stay verbatim
-                }
+fn drop_one(ws: &mut Workspace, table: &EntryTable, m: usize, keeper: usize, dates: &[NaiveDate]) {
+    let (em, ek) = (&table.entries[m], &table.entries[keeper]);
+    let before = ws.current_text(em.fi, em.bi).to_string();
+    let kept = ws.current_text(ek.fi, ek.bi).to_string();
+    let (file, kept_file) = (ws.files[em.fi].path.clone(), ws.files[ek.fi].path.clone());
+    let (loc, kept_loc) = (table.loc(ws, m), table.loc(ws, keeper));
+    if !ws.drop_block(em.fi, em.bi) {
+        return; // pinned: stays verbatim
+    }
+    let reason = match (em.feat.date, ek.feat.date) {
+        (Some(d), Some(k)) if d != k => {
+            let mut folded: Vec<String> = dates.iter().filter(|&&x| x != k).map(|x| x.to_string()).collect();
+            folded.sort();
+            folded.dedup();
+            format!(
+                "date-only duplicate of {kept_loc}, which is kept with the newest date {k}; dates folded into it: {}",
+                folded.join(", ")
+            )
+        }
+        _ if before == kept => format!("exact duplicate of {kept_loc}, which is kept"),
+        _ if normalize(&before) == normalize(&kept) => format!("same text up to formatting as {kept_loc}, which is kept"),
+        _ => format!("same fact with filler or emphasis as {kept_loc}, which is kept"),
+    };
+    let mut c = Change::new(ChangeKind::Dedupe, &file, Some(before), None, reason);
+    c.provenance.entries = vec![loc, kept_loc];
+    if kept_file != file {
+        c.related_files.push(kept_file);
+    }
+    ws.changes.push(c);
+}
+
+/// Per file, the share (in thousandths) of its entries that are copies of an entry in another
+/// file: a notes file the agent appends everything to scores high.
+fn restatement_share(ws: &Workspace, table: &EntryTable, groups: &[Vec<usize>]) -> Vec<u32> {
+    let mut total = vec![0u32; ws.files.len()];
+    let mut restated = vec![0u32; ws.files.len()];
+    for e in &table.entries {
+        total[e.fi] += 1;
+    }
+    for g in groups {
+        let first = table.entries[g[0]].fi;
+        if g.iter().any(|&i| table.entries[i].fi != first) {
+            for &i in g {
+                restated[table.entries[i].fi] += 1;
             }
         }
     }
-    for (fi, bi, kf, kb) in drops {
-        drop_one(ws, fi, bi, kf, kb);
-    }
-}
-
-fn drop_one(ws: &mut Workspace, fi: usize, bi: usize, kf: usize, kb: usize) {
-    let before = ws.current_text(fi, bi).to_string();
-    let (file, line) = (ws.files[fi].path.clone(), ws.block(fi, bi).line);
-    let kept_file = ws.files[kf].path.clone();
-    let kept_line = ws.block(kf, kb).line;
-    if ws.drop_block(fi, bi) {
-        let exact = ws.current_text(kf, kb) == before;
-        let how = if exact { "exact duplicate" } else { "same text up to formatting" };
-        let mut c = Change::new(ChangeKind::Dedupe, &file, Some(before), None, format!("{how} of {kept_file}:{kept_line}, which is kept"));
-        c.provenance.entries = vec![format!("{file}:{line}"), format!("{kept_file}:{kept_line}")];
-        if kept_file != file {
-            c.related_files.push(kept_file);
-        }
-        ws.changes.push(c);
-    }
-}
-
-/// File indexes, the file with the smallest share of entries also found (up to formatting and
-/// filler) in another file first; ties in path order.
-fn files_by_restatement_share(ws: &Workspace, keyed: &[Vec<Keyed>]) -> Vec<usize> {
-    // Filler-free key hashes, so "Note: X" in a notes file counts as a restatement of X.
-    let hashes: Vec<Vec<u64>> = keyed
-        .iter()
-        .enumerate()
-        .map(|(fi, ks)| {
-            ks.iter()
-                .map(|k| {
-                    let text = ws.current_text(fi, k.bi);
-                    let body = strip_marker(text);
-                    let unfilled = strip_filler(text);
-                    if unfilled.len() == body.trim_start().len() {
-                        hash(&k.key)
-                    } else {
-                        hash(&normalize(unfilled))
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    // hash → the one file it was seen in, or usize::MAX once seen in two.
-    let mut home: HashMap<u64, usize> = HashMap::new();
-    for (fi, hs) in hashes.iter().enumerate() {
-        for &h in hs {
-            home.entry(h)
-                .and_modify(|f| {
-                    if *f != fi {
-                        *f = usize::MAX
-                    }
-                })
-                .or_insert(fi);
-        }
-    }
-    let share = |fi: usize| -> usize {
-        let hs = &hashes[fi];
-        let restated = hs.iter().filter(|h| home[*h] == usize::MAX).count();
-        (restated * 1000).checked_div(hs.len()).unwrap_or(0)
-    };
-    let mut order: Vec<usize> = (0..ws.files.len()).collect();
-    order.sort_by_cached_key(|&fi| (share(fi), fi));
-    order
-}
-
-fn hash(s: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
+    total.iter().zip(&restated).map(|(&t, &r)| (r * 1000).checked_div(t).unwrap_or(0)).collect()
 }

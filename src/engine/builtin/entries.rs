@@ -1,5 +1,6 @@
 //! The facts of the workspace with their features, computed once and shared by the passes.
 
+use super::order::{Evidence, Source};
 use super::text::{features, Features, Vocab};
 use super::{is_fact, Workspace};
 
@@ -8,6 +9,8 @@ pub struct Entry {
     pub fi: usize,
     pub bi: usize,
     pub feat: Features,
+    /// When it was written, as far as the store tells (see `order.rs`).
+    pub ev: Evidence,
 }
 
 #[derive(Debug, Default)]
@@ -18,17 +21,27 @@ pub struct EntryTable {
 
 impl EntryTable {
     /// Features of every live fact (after the relative-date and exact-duplicate passes).
-    pub fn build(ws: &Workspace) -> EntryTable {
+    pub fn build(ws: &Workspace, cancel: &crate::engine::CancellationToken) -> Result<EntryTable, crate::engine::Canceled> {
         let mut t = EntryTable::default();
         for fi in 0..ws.files.len() {
             for bi in 0..ws.files[fi].blocks().len() {
+                super::check_every(t.entries.len(), cancel)?;
                 if is_fact(ws, fi, bi) {
                     let feat = features(ws.current_text(fi, bi), &mut t.vocab);
-                    t.entries.push(Entry { fi, bi, feat });
+                    let stated = feat.date.map(|d| (d, Source::Inline)).or_else(|| ws.file_date(fi).map(|d| (d, Source::Frontmatter)));
+                    let ev = Evidence { stated, confirmed: None, file: fi, pos: bi, mtime: ws.file_mtime(fi) };
+                    t.entries.push(Entry { fi, bi, feat, ev });
                 }
             }
         }
-        t
+        Ok(t)
+    }
+
+    /// The last day a session restated each entry (see `order::compare`).
+    pub fn add_confirmations(&mut self, conf: &[Confirmation]) {
+        for (e, c) in self.entries.iter_mut().zip(conf) {
+            e.ev.confirmed = c.last.map(|t| t.date_naive());
+        }
     }
 
     /// `file:line` of an entry, for provenance.
@@ -36,6 +49,16 @@ impl EntryTable {
         let e = &self.entries[i];
         format!("{}:{}", ws.files[e.fi].path, ws.block(e.fi, e.bi).line)
     }
+}
+
+/// How often, and when last, the transcripts confirmed an entry (a message holding all its
+/// words): reinforcement evidence for ordering conflicts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Confirmation {
+    pub count: usize,
+    pub last: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_session: String,
+    pub sessions: Vec<String>,
 }
 
 /// Sorted-set helpers over interned words.

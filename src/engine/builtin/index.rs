@@ -144,7 +144,17 @@ pub fn maintain(ws: &mut Workspace) {
             }
         }
     }
-    for path in topics.iter().filter(|p| !indexed.contains(*p)) {
+    let missing: Vec<&String> = topics.iter().filter(|p| !indexed.contains(*p)).collect();
+    if !missing.is_empty() && ws.ends_in_open_fence(fi) {
+        ws.flags.push(Flag {
+            kind: "index".into(),
+            message: format!("{INDEX_FILE} ends inside an unclosed code block; {} topic file(s) left unindexed", missing.len()),
+            entries: vec![INDEX_FILE.to_string()],
+        });
+        check_limits(ws, fi);
+        return;
+    }
+    for path in missing {
         let (title, hook) = describe(ws, path);
         let line = index_line(&title, path, &hook);
         ws.appends[fi].push_str(&line);

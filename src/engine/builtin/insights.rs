@@ -12,6 +12,7 @@
 //! code span with its counts and sessions: an observation, never a rule. Error texts that read
 //! like instructions are withheld (counted, not quoted).
 
+pub use super::entries::Confirmation;
 use super::entries::{is_subset, EntryTable};
 use super::text::known_words;
 use super::Workspace;
@@ -34,14 +35,6 @@ const ERROR_CHARS: usize = 120;
 const SESSION_CHARS: usize = 40;
 const ENTRY_CHARS: usize = 100;
 const LANG_CHARS: usize = 24;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Confirmation {
-    pub count: usize,
-    pub last: Option<DateTime<Utc>>,
-    pub last_session: String,
-    pub sessions: Vec<String>,
-}
 
 /// A file dreamd wrote and owns (frontmatter `managed-by: dreamd`).
 pub fn is_managed(f: &ParsedFile) -> bool {

@@ -3,13 +3,19 @@
 //!
 //! Candidates come from MinHash/LSH; each is verified precisely: one entry's content words
 //! must be a subset of the other's, the extra words must not state a value (number, version,
-//! date, identifier, name) nor negate anything the two share, and reordering is only
-//! accepted clause by clause. The most informative copy (then the most recent, then the
-//! shortest wording) is kept, in the file whose topic fits the fact best.
+//! date, identifier, name, code) nor negate or hedge anything the two share, and reordering
+//! is only accepted clause by clause. Sigils are part of words, so `sessionId?` is not
+//! `sessionId`.
+//!
+//! Which copy stays: the newer wording when the order is sure (`order.rs`), whether it is the
+//! longer or the shorter one; otherwise the fuller one, in the file that is least a pile of
+//! restatements. An order that is only guessed picks nothing.
 
 use super::entries::{difference, is_subset, EntryTable};
+use super::order;
 use super::text::{is_negation, Features};
 use super::Workspace;
+use crate::engine::{Canceled, CancellationToken};
 use crate::report::{Change, ChangeKind};
 use std::collections::BTreeMap;
 
@@ -28,7 +34,7 @@ impl DupHow {
         match self {
             DupHow::Same => "same fact with filler or emphasis",
             DupHow::Reordered => "same fact with its clauses reordered",
-            DupHow::Remark => "same fact; the kept copy adds a remark",
+            DupHow::Remark => "same fact with a remark more or less",
         }
     }
 }
@@ -39,9 +45,14 @@ pub fn covers(keep: &Features, drop: &Features) -> Option<DupHow> {
     if d.len() < 2 || !is_subset(d, k) {
         return None;
     }
+    // A hedged claim never absorbs a plain one, nor the other way round.
+    if keep.hedge.is_some() != drop.hedge.is_some() {
+        return None;
+    }
     if let (Some(a), Some(b)) = (keep.date, drop.date) {
-        // Two journal lines on different days are two events, not one fact said twice.
-        if a != b && (keep.date_leading || drop.date_leading) {
+        // Two journal lines on different days are two events, not one fact said twice
+        // (the same line on two days is a date-only duplicate, merged in `dedupe.rs`).
+        if a != b && (keep.date_leading || drop.date_leading) && keep.tokens != drop.tokens {
             return None;
         }
     }
@@ -78,28 +89,28 @@ pub fn covers(keep: &Features, drop: &Features) -> Option<DupHow> {
     Some(DupHow::Remark)
 }
 
-/// After the pass: which entry's text now carries each entry, and where that text lives.
-#[derive(Debug, Clone)]
-pub struct Survivors {
-    /// `keeper[i]`: the entry whose wording survives for entry `i` (itself if untouched).
-    pub keeper: Vec<usize>,
-    /// `at[k]`: the block holding entry `k`'s wording (moved winners live in another block).
-    pub at: Vec<(usize, usize)>,
-}
+/// Clusters larger than this are left alone (counted nowhere else; a fact restated verbatim
+/// hundreds of times is merged by `dedupe.rs` first).
+const MAX_CLUSTER: usize = 256;
 
-impl Survivors {
-    pub fn identity(table: &EntryTable) -> Survivors {
-        Survivors { keeper: (0..table.entries.len()).collect(), at: table.entries.iter().map(|e| (e.fi, e.bi)).collect() }
-    }
-}
-
-pub fn drop_near_duplicates(ws: &mut Workspace, table: &EntryTable, pairs: &[(u32, u32)]) -> Survivors {
-    let mut surv = Survivors::identity(table);
+/// Returns how many clusters were too large to resolve.
+pub fn drop_near_duplicates(
+    ws: &mut Workspace,
+    table: &EntryTable,
+    pairs: &[(u32, u32)],
+    cancel: &CancellationToken,
+) -> Result<usize, Canceled> {
+    let alive = |ws: &Workspace, i: usize| !ws.is_dropped(table.entries[i].fi, table.entries[i].bi);
     let mut uf = UnionFind::new(table.entries.len());
-    for &(a, b) in pairs {
-        let (fa, fb) = (&table.entries[a as usize].feat, &table.entries[b as usize].feat);
+    for (k, &(a, b)) in pairs.iter().enumerate() {
+        super::check_every(k, cancel)?;
+        let (a, b) = (a as usize, b as usize);
+        if !alive(ws, a) || !alive(ws, b) {
+            continue;
+        }
+        let (fa, fb) = (&table.entries[a].feat, &table.entries[b].feat);
         if covers(fa, fb).is_some() || covers(fb, fa).is_some() {
-            uf.union(a as usize, b as usize);
+            uf.union(a, b);
         }
     }
     let mut clusters: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -110,13 +121,15 @@ pub fn drop_near_duplicates(ws: &mut Workspace, table: &EntryTable, pairs: &[(u3
         }
     }
     let topics = topic_words(ws, table);
-    let mut groups: Vec<Vec<usize>> = clusters.into_values().filter(|m| m.len() > 1).collect();
+    let skipped = clusters.values().filter(|m| m.len() > MAX_CLUSTER).count();
+    let mut groups: Vec<Vec<usize>> = clusters.into_values().filter(|m| m.len() > 1 && m.len() <= MAX_CLUSTER).collect();
     groups.sort_by_key(|m| m[0]);
     let scratch = restatement_share(ws, table, &groups);
-    for members in groups {
-        resolve_cluster(ws, table, &topics, &scratch, members, &mut surv);
+    for (k, members) in groups.into_iter().enumerate() {
+        super::check_every(k, cancel)?;
+        resolve_cluster(ws, table, &topics, &scratch, members);
     }
-    surv
+    Ok(skipped)
 }
 
 /// Per file, the share (in thousandths) of its entries that restate an entry of another file.
@@ -139,61 +152,60 @@ fn restatement_share(ws: &Workspace, table: &EntryTable, groups: &[Vec<usize>]) 
     total.iter().zip(&restated).map(|(&t, &r)| (r * 1000).checked_div(t).unwrap_or(0)).collect()
 }
 
-fn resolve_cluster(
-    ws: &mut Workspace,
-    table: &EntryTable,
-    topics: &[Vec<u32>],
-    scratch: &[u32],
-    mut remaining: Vec<usize>,
-    surv: &mut Survivors,
-) {
+/// `x` makes `m` redundant: `x` says all `m` says and `m` is not the newer wording, or `m`
+/// says all `x` says plus an older remark that `x`, the surely newer wording, dropped. A
+/// pinned entry is never redundant; a pinned one makes an unpinned restatement redundant.
+fn dominates(ws: &Workspace, table: &EntryTable, x: usize, m: usize) -> Option<DupHow> {
+    let (ex, em) = (&table.entries[x], &table.entries[m]);
+    if ws.block(em.fi, em.bi).pinned {
+        return None;
+    }
+    let x_pinned = ws.block(ex.fi, ex.bi).pinned;
+    let rel = order::compare(&ex.ev, &em.ev);
+    if let Some(how) = covers(&ex.feat, &em.feat) {
+        if x_pinned || !rel.surely_older() {
+            return Some(how);
+        }
+    }
+    match covers(&em.feat, &ex.feat) {
+        Some(how) if rel.surely_newer() || x_pinned && how == DupHow::Remark => Some(how),
+        _ => None,
+    }
+}
+
+fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], scratch: &[u32], mut remaining: Vec<usize>) {
     while remaining.len() > 1 {
-        let winner = *remaining.iter().max_by_key(|&&i| rank(ws, table, scratch, i)).unwrap_or(&remaining[0]);
-        let wf = &table.entries[winner].feat;
-        let mut covered: Vec<(usize, DupHow)> = Vec::new();
-        let winner_pinned = ws.block(table.entries[winner].fi, table.entries[winner].bi).pinned;
-        for &m in &remaining {
-            if m == winner {
-                continue;
-            }
-            let mf = &table.entries[m].feat;
-            if let Some(how) = covers(wf, mf) {
-                covered.push((m, how));
-            } else if winner_pinned && !ws.block(table.entries[m].fi, table.entries[m].bi).pinned && covers(mf, wf) == Some(DupHow::Remark)
-            {
-                // The pinned copy is authoritative: an unpinned restatement that only adds a
-                // remark (no value, no negation) goes too.
-                covered.push((m, DupHow::Remark));
-            }
-        }
+        // The winner: a member no other beats. `x` beats `m` when it makes `m` redundant and
+        // `m` does not make `x` redundant, or both do (equal wordings of unknown order) and `x`
+        // ranks higher. Then no two survivors make each other redundant, and a second dream
+        // has nothing left to merge.
+        let ranks: Vec<Rank> = remaining.iter().map(|&i| rank(ws, table, topics, scratch, i)).collect();
+        let n = remaining.len();
+        let dom: Vec<Vec<bool>> =
+            (0..n).map(|x| (0..n).map(|m| x != m && dominates(ws, table, remaining[x], remaining[m]).is_some()).collect()).collect();
+        let beats = |x: usize, m: usize| dom[x][m] && (!dom[m][x] || ranks[x] > ranks[m]);
+        let unbeaten: Vec<usize> = (0..n).filter(|&w| !(0..n).any(|x| beats(x, w))).collect();
+        let pool: Vec<usize> = if unbeaten.is_empty() { (0..n).collect() } else { unbeaten };
+        let best = pool.iter().copied().max_by(|&a, &b| ranks[a].cmp(&ranks[b])).unwrap_or(0);
+        let winner = remaining[best];
+        let covered: Vec<(usize, DupHow)> =
+            remaining.iter().filter(|&&m| m != winner).filter_map(|&m| dominates(ws, table, winner, m).map(|h| (m, h))).collect();
         remaining.retain(|&m| m != winner && !covered.iter().any(|&(c, _)| c == m));
-        let keeper = place_winner(ws, table, topics, winner, &covered);
-        if keeper != winner {
-            surv.keeper[keeper] = winner;
-            surv.at[winner] = (table.entries[keeper].fi, table.entries[keeper].bi);
-        }
-        let keeper_loc = table.loc(ws, keeper);
-        let keeper_file = ws.files[table.entries[keeper].fi].path.clone();
+        let keeper_loc = table.loc(ws, winner);
+        let keeper_file = ws.files[table.entries[winner].fi].path.clone();
         for (m, how) in covered {
-            if m == keeper {
-                continue;
-            }
             let e = &table.entries[m];
             let (fi, bi) = (e.fi, e.bi);
             let before = ws.current_text(fi, bi).to_string();
             let loc = table.loc(ws, m);
+            let newer = order::compare(&table.entries[winner].ev, &e.ev).surely_newer();
             if !ws.drop_block(fi, bi) {
                 continue; // pinned: stays verbatim
             }
-            surv.keeper[m] = winner;
             let file = ws.files[fi].path.clone();
-            let mut c = Change::new(
-                ChangeKind::Dedupe,
-                &file,
-                Some(before),
-                None,
-                format!("near-duplicate ({}) of {keeper_loc}, which is kept", how.describe()),
-            );
+            let which = if newer { "the newer wording" } else { "which is kept" };
+            let reason = format!("near-duplicate ({}) of {keeper_loc}, {which}", how.describe());
+            let mut c = Change::new(ChangeKind::Dedupe, &file, Some(before), None, reason);
             c.provenance.entries = vec![loc, keeper_loc.clone()];
             if keeper_file != file {
                 c.related_files.push(keeper_file.clone());
@@ -203,95 +215,22 @@ fn resolve_cluster(
     }
 }
 
-type Rank = (
-    bool,
-    usize,
-    Option<chrono::NaiveDate>,
-    std::cmp::Reverse<u32>,
-    std::cmp::Reverse<usize>,
-    Option<chrono::NaiveDate>,
-    std::cmp::Reverse<usize>,
-);
+type Rank = (bool, usize, usize, std::cmp::Reverse<u32>, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>);
 
-/// Ranking for the copy to keep: pinned, most informative, the entry's own date, the file
-/// that is least a pile of restatements, the cleanest (shortest) wording, the file's date,
-/// first. A file's date says when anything in it was written, not when this fact was, so it
-/// only breaks ties.
-fn rank(ws: &Workspace, table: &EntryTable, scratch: &[u32], i: usize) -> Rank {
+/// Ranking among copies no order tells apart: pinned, most informative, the file whose topic
+/// fits the fact, the file that is least a pile of restatements, the cleanest (shortest)
+/// wording, first.
+fn rank(ws: &Workspace, table: &EntryTable, topics: &[Vec<u32>], scratch: &[u32], i: usize) -> Rank {
     let e = &table.entries[i];
-    let file_date = ws.file_updated(e.fi).or_else(|| ws.file_mtime(e.fi));
+    let fit = e.feat.set.iter().filter(|x| topics[e.fi].binary_search(x).is_ok()).count();
     (
         ws.block(e.fi, e.bi).pinned,
         e.feat.set.len(),
-        e.feat.date,
+        fit,
         std::cmp::Reverse(scratch[e.fi]),
         std::cmp::Reverse(ws.current_text(e.fi, e.bi).len()),
-        file_date,
         std::cmp::Reverse(i),
     )
-}
-
-/// If a dropped copy sits in a file whose topic fits the fact better, the winner's wording
-/// moves there (the copy's block is rewritten, the winner's dropped). Returns the keeper.
-fn place_winner(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], winner: usize, covered: &[(usize, DupHow)]) -> usize {
-    let w = &table.entries[winner];
-    if ws.block(w.fi, w.bi).pinned {
-        return winner;
-    }
-    let fit = |fi: usize| w.feat.set.iter().filter(|x| topics[fi].binary_search(x).is_ok()).count();
-    let own = fit(w.fi);
-    let best = covered
-        .iter()
-        .filter(|&&(m, _)| {
-            let e = &table.entries[m];
-            e.fi != w.fi && !ws.block(e.fi, e.bi).pinned
-        })
-        .map(|&(m, _)| (fit(table.entries[m].fi), std::cmp::Reverse(m)))
-        .max();
-    let Some((best_fit, std::cmp::Reverse(target))) = best else {
-        return winner;
-    };
-    if best_fit <= own {
-        return winner;
-    }
-    let t = &table.entries[target];
-    let (tfi, tbi) = (t.fi, t.bi);
-    let winner_text = ws.current_text(w.fi, w.bi).to_string();
-    let target_raw = ws.current_raw(tfi, tbi).unwrap_or("").to_string();
-    let target_text = ws.current_text(tfi, tbi).to_string();
-    let new_raw = with_marker_and_tail(&target_raw, &winner_text);
-    let (winner_loc, target_loc) = (table.loc(ws, winner), table.loc(ws, target));
-    let (wfile, tfile) = (ws.files[w.fi].path.clone(), ws.files[tfi].path.clone());
-    if !ws.drop_block(w.fi, w.bi) || !ws.rewrite_block(tfi, tbi, new_raw.clone()) {
-        ws.edits[w.fi][w.bi] = None;
-        return winner;
-    }
-    let mut c = Change::new(
-        ChangeKind::Dedupe,
-        &tfile,
-        Some(target_text),
-        Some(new_raw.trim_end().to_string()),
-        format!("restatements merged here: the fuller wording of {winner_loc}, in the file whose topic fits it best"),
-    );
-    c.provenance.entries = vec![target_loc.clone(), winner_loc.clone()];
-    c.related_files.push(wfile.clone());
-    ws.changes.push(c);
-    let mut c =
-        Change::new(ChangeKind::Dedupe, &wfile, Some(winner_text), None, format!("moved to {target_loc}, whose file fits the fact better"));
-    c.provenance.entries = vec![winner_loc, target_loc];
-    c.related_files.push(tfile);
-    ws.changes.push(c);
-    target
-}
-
-/// `new_text` with the list marker and trailing whitespace of `old_raw`.
-fn with_marker_and_tail(old_raw: &str, new_text: &str) -> String {
-    let old_trimmed = old_raw.trim_start();
-    let indent = &old_raw[..old_raw.len() - old_trimmed.len()];
-    let old_marker_len = old_trimmed.len() - super::text::strip_marker(old_trimmed).len();
-    let new_body = super::text::strip_marker(new_text);
-    let tail_start = old_raw.trim_end_matches(['\n', '\r', ' ', '\t']).len();
-    format!("{indent}{}{new_body}{}", &old_trimmed[..old_marker_len], &old_raw[tail_start..])
 }
 
 /// Per file, the interned words of its name, frontmatter name/description: what it is about.
@@ -327,7 +266,7 @@ pub fn duplicate_pairs(texts: &[&str]) -> Vec<(usize, usize)> {
     let mut vocab = super::text::Vocab::default();
     let feats: Vec<Features> = texts.iter().map(|t| super::text::features(t, &mut vocab)).collect();
     let items: Vec<(u32, &Features)> = feats.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
-    let (pairs, _) = super::lsh::candidate_pairs(&items);
+    let (pairs, _) = super::candidates::candidates(&items, &vocab, &CancellationToken::new()).unwrap_or_default();
     pairs
         .into_iter()
         .map(|(a, b)| (a as usize, b as usize))
@@ -407,12 +346,8 @@ mod tests {
         assert_eq!(check("use pnpm for installs", "don't use pnpm for installs"), None);
         assert_eq!(check("prefers tabs over spaces", "prefers spaces over tabs"), None);
         assert_eq!(check("the frontend team is led by Alice", "the backend team is led by Alice"), None);
-        assert_eq!(check("2026-06-01: deploy failed on staging", "2026-06-03: deploy failed on staging"), None);
-    }
-
-    #[test]
-    fn marker_and_tail_are_preserved_on_move() {
-        assert_eq!(with_marker_and_tail("* old words\n\n", "- New words"), "* New words\n\n");
-        assert_eq!(with_marker_and_tail("plain\n", "- New words"), "New words\n");
+        assert_eq!(check("2026-06-01: deploy failed on staging", "2026-06-03: deploy failed again on staging"), None);
+        // The very same line on two days is a date-only duplicate (merged, keeping the newest date).
+        assert_eq!(check("2026-06-01: deploy failed on staging", "2026-06-03: deploy failed on staging"), Some(DupHow::Same));
     }
 }

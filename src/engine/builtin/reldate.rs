@@ -1,7 +1,9 @@
 //! Relative dates made absolute: "yesterday" means nothing a week later.
 //!
-//! The anchor is the entry's own date (an inline ISO date) or its file's mtime; an entry with
-//! neither is left alone. Pinned entries are never altered.
+//! The anchor is the entry's own date only (`- [2026-05-05] …`, `(noted 2026-05-05)`). A file's
+//! mtime or frontmatter date says when the file last changed, not when this line was written,
+//! so anchoring on it would be a guess (and a `touch` would change the answer): an entry
+//! without its own date is left alone. Pinned entries are never altered.
 
 use super::text::features;
 use super::text::Vocab;
@@ -93,7 +95,6 @@ pub fn absolutize(ws: &mut Workspace) {
         if super::insights::is_managed(&ws.files[fi]) {
             continue;
         }
-        let mtime = ws.file_mtime(fi);
         for bi in 0..ws.files[fi].blocks().len() {
             let b = ws.block(fi, bi);
             if !matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph) || b.pinned || ws.is_dropped(fi, bi) {
@@ -102,15 +103,13 @@ pub fn absolutize(ws: &mut Workspace) {
             if !RELATIVE.is_match(&b.raw) {
                 continue;
             }
-            let own = features(b.text(), &mut vocab).date;
-            let Some(anchor) = own.or(mtime) else {
+            let Some(anchor) = features(b.text(), &mut vocab).date else {
                 continue;
             };
             let Some(new_raw) = rewrite(&b.raw, anchor) else {
                 continue;
             };
-            let source =
-                if own.is_some() { format!("the entry's own date {anchor}") } else { format!("the file's modification date {anchor}") };
+            let source = format!("the entry's own date {anchor}");
             let (before, line, file) = (b.text().to_string(), b.line, ws.files[fi].path.clone());
             let after = new_raw.trim_end_matches(['\n', '\r', ' ', '\t']).to_string();
             if ws.rewrite_block(fi, bi, new_raw) {

@@ -38,7 +38,7 @@ fn drops_formatting_only_duplicates_across_files() {
 
 #[test]
 fn different_values_are_not_duplicates() {
-    let i = input(&[("a.md", "- billing listens on port 8080\n- billing listens on port 9090\n")]);
+    let i = input(&[("a.md", "- billing listens on port 8080\n"), ("b.md", "- billing listens on port 9090\n")]);
     let (c, r) = consolidate(&i).unwrap();
     assert!(r.changes.iter().all(|c| c.kind != ChangeKind::Dedupe));
     assert_eq!(c, i.store);
@@ -99,7 +99,9 @@ fn near_duplicates_across_files_keep_the_fuller_copy() {
 }
 
 #[test]
-fn near_duplicate_moves_to_the_file_that_fits() {
+fn near_duplicate_keeps_the_fuller_copy_in_place() {
+    // No order between the two files: the fuller wording stays where it is (moving it would
+    // give it the other file's position, which is evidence of age).
     let i = input(&[
         ("notes.md", "- Billing deploys go through ArgoCD after review (as agreed)\n"),
         (
@@ -108,12 +110,21 @@ fn near_duplicate_moves_to_the_file_that_fits() {
         ),
     ]);
     let (c, _) = consolidate(&i).unwrap();
-    assert_eq!(text(&c, "notes.md"), "");
-    assert!(
-        text(&c, "project_billing.md").ends_with("---\n- Billing deploys go through ArgoCD after review (as agreed)\n"),
-        "{}",
-        text(&c, "project_billing.md")
-    );
+    assert_eq!(text(&c, "notes.md"), "- Billing deploys go through ArgoCD after review (as agreed)\n");
+    assert_eq!(text(&c, "project_billing.md"), "---\nname: Billing\ndescription: billing service facts\n---\n");
+}
+
+#[test]
+fn near_duplicates_keep_the_newer_wording() {
+    // Undated, one file: further down is newer, even when it is the shorter wording.
+    let i = input(&[("a.md", "- Run all checks in the given order before pushing\n- Run all checks before pushing\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- Run all checks before pushing\n");
+    assert!(r.changes[0].reason.contains("the newer wording"), "{}", r.changes[0].reason);
+    // And the longer one when it is the newer.
+    let i = input(&[("a.md", "- Run all checks before pushing\n- Run all checks in the given order before pushing\n")]);
+    let (c, _) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- Run all checks in the given order before pushing\n");
 }
 
 #[test]
@@ -143,28 +154,40 @@ fn conflicts_keep_the_newest_value() {
 }
 
 #[test]
-fn conflicts_order_by_frontmatter_mtime_and_sessions() {
-    // Frontmatter `updated` beats an older mtime.
+fn conflicts_order_by_frontmatter_and_sessions_not_mtime() {
+    // Frontmatter `modified` (or `updated`) dates the file's entries; a newer mtime does not.
     let i = with_mtime(
-        input(&[("a.md", "---\nupdated: 2026-06-10\n---\n- The user prefers pnpm\n"), ("b.md", "- the user prefers npm\n")]),
+        input(&[
+            ("a.md", "---\nmodified: 2026-06-10T08:00:00Z\n---\n- The user prefers pnpm\n"),
+            ("b.md", "---\nupdated: 2026-06-01\n---\n- the user prefers npm\n"),
+        ]),
         "b.md",
-        "2026-06-01",
+        "2026-06-20",
     );
     let (c, _) = consolidate(&i).unwrap();
-    assert_eq!(text(&c, "b.md"), "");
-    // A session confirming the older-looking value makes it the newer one.
-    let mut i = with_mtime(
+    assert_eq!(text(&c, "b.md"), "---\nupdated: 2026-06-01\n---\n");
+    // mtimes alone are a guess: flagged, both kept.
+    let i = with_mtime(
         with_mtime(input(&[("a.md", "- The user prefers pnpm\n"), ("b.md", "- the user prefers npm\n")]), "a.md", "2026-06-02"),
         "b.md",
         "2026-06-01",
     );
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(c, i.store);
+    assert_eq!(r.flags.len(), 1);
+    assert!(r.flags[0].message.contains("only file modification times suggest a.md:1 is newer"), "{}", r.flags[0].message);
+    // A session confirming the older-dated value makes it the newer one.
+    let mut i = input(&[
+        ("a.md", "---\nmodified: 2026-06-02\n---\n- The user prefers pnpm\n"),
+        ("b.md", "---\nmodified: 2026-06-01\n---\n- the user prefers npm\n"),
+    ]);
     let line = r#"{"type":"user","sessionId":"s9","timestamp":"2026-06-12T10:00:00Z","message":{"role":"user","content":"remember: the user prefers npm now"}}"#;
     i.transcripts = vec![crate::sessions::parse_transcript("s9", line)];
     let (c, r) = consolidate(&i).unwrap();
-    assert_eq!(text(&c, "a.md"), "");
-    assert_eq!(text(&c, "b.md"), "- the user prefers npm\n");
+    assert_eq!(text(&c, "a.md"), "---\nmodified: 2026-06-02\n---\n");
+    assert_eq!(text(&c, "b.md"), "---\nmodified: 2026-06-01\n---\n- the user prefers npm\n");
     let ch = r.changes.iter().find(|c| c.kind == ChangeKind::Conflict).unwrap();
-    assert!(ch.reason.contains("confirmed by session s9"), "{}", ch.reason);
+    assert!(ch.reason.contains("confirmed by a session on 2026-06-12, after 2026-06-02"), "{}", ch.reason);
     assert_eq!(ch.provenance.sessions, vec!["s9"]);
 }
 
@@ -185,29 +208,45 @@ fn keep_history_moves_old_values_to_superseded() {
 
 #[test]
 fn unorderable_conflicts_are_flagged_and_left_alone() {
-    let i = input(&[("a.md", "- billing listens on port 8080\n- billing listens on port 9090\n")]);
+    let i = input(&[("a.md", "- billing listens on port 8080\n"), ("b.md", "- billing listens on port 9090\n")]);
     let (c, r) = consolidate(&i).unwrap();
     assert_eq!(c, i.store);
     assert_eq!(r.flags.len(), 1);
-    assert_eq!(r.flags[0].entries, vec!["a.md:1", "a.md:2"]);
+    assert_eq!(r.flags[0].entries, vec!["a.md:1", "b.md:1"]);
+    // Dated against undated, even in one file: either may be the newer.
+    let i = input(&[("a.md", "- billing listens on port 9090\n- 2026-06-01: billing listens on port 8080\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(c, i.store);
+    assert_eq!(r.flags.len(), 1);
 }
 
 #[test]
-fn relative_dates_use_the_entry_date_or_mtime() {
+fn undated_entries_of_one_file_are_ordered_by_position() {
+    let i = input(&[("a.md", "- billing listens on port 8080\n- other fact here\n- billing listens on port 9090\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- other fact here\n- billing listens on port 9090\n");
+    assert!(r.changes[0].reason.contains("written further down the same file"), "{}", r.changes[0].reason);
+}
+
+#[test]
+fn relative_dates_use_the_entry_date_only() {
     let i = with_mtime(
-        input(&[("a.md", "- Deployed billing yesterday\n- 2026-03-10: migrated the DB 2 days ago\n- pinned yesterday <!-- pinned -->\n")]),
+        input(&[(
+            "a.md",
+            "- Deployed billing yesterday\n- 2026-03-10: migrated the DB 2 days ago\n- Yesterday the DB failed over (noted 2026-05-05)\n- pinned yesterday <!-- pinned -->\n",
+        )]),
         "a.md",
-        "2026-06-10",
+        "2026-05-01",
     );
     let (c, r) = consolidate(&i).unwrap();
     assert_eq!(
         text(&c, "a.md"),
-        "- Deployed billing on 2026-06-09\n- 2026-03-10: migrated the DB on 2026-03-08\n- pinned yesterday <!-- pinned -->\n"
+        "- Deployed billing yesterday\n- 2026-03-10: migrated the DB on 2026-03-08\n- On 2026-05-04 the DB failed over (noted 2026-05-05)\n- pinned yesterday <!-- pinned -->\n"
     );
     assert_eq!(r.changes.iter().filter(|c| c.kind == ChangeKind::RelativeDate).count(), 2);
-    // No date to anchor on: left alone.
-    let i = input(&[("a.md", "- Deployed billing yesterday\n")]);
-    assert_eq!(consolidate(&i).unwrap().0, i.store);
+    // A touch changes nothing.
+    let touched = with_mtime(i.clone(), "a.md", "2026-09-09");
+    assert_eq!(consolidate(&touched).unwrap().0.files["a.md"].bytes, c.files["a.md"].bytes);
 }
 
 #[test]
@@ -254,7 +293,10 @@ fn insights_are_written_indexed_and_replaced() {
 #[test]
 fn report_totals_and_determinism() {
     let i = with_mtime(
-        input(&[("MEMORY.md", "- [A](a.md) — a\n- [G](gone.md) — g\n"), ("a.md", "- x is one\n- Note: x is one\n- seen yesterday\n")]),
+        input(&[
+            ("MEMORY.md", "- [A](a.md) — a\n- [G](gone.md) — g\n"),
+            ("a.md", "- x is one\n- Note: x is one\n- 2026-06-01: seen yesterday\n"),
+        ]),
         "a.md",
         "2026-06-10",
     );
@@ -269,4 +311,112 @@ fn report_totals_and_determinism() {
     assert!(r1.totals.tokens_after < r1.totals.tokens_before);
     let kinds: std::collections::BTreeSet<_> = r1.changes.iter().map(|c| c.kind).collect();
     assert!(kinds.contains(&ChangeKind::StalePointer) && kinds.contains(&ChangeKind::Dedupe) && kinds.contains(&ChangeKind::RelativeDate));
+}
+
+#[test]
+fn a_winner_is_never_one_a_survivor_makes_redundant() {
+    // Two files of the same date (no order between them): the reordered copy and the newer
+    // line of the second file are equal; the remark copy is older than that line. Whatever
+    // wins, the remark copy goes too, so a second dream merges nothing.
+    let i = input(&[
+        ("a.md", "---\nmodified: 2026-06-02\n---\n- The platform group owns it, and the majofi service listens on port 5522\n"),
+        (
+            "b.md",
+            "---\nmodified: 2026-06-02\n---\n- The majofi service listens on port 5522, and the platform group owns it — confirmed again\n- x y z\n- The majofi service listens on port 5522, and the platform group owns it\n",
+        ),
+    ]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(r.changes.len(), 2, "{:#?}", r.changes);
+    let mut again = i.clone();
+    again.store = c;
+    assert_eq!(consolidate(&again).unwrap().1.changes, vec![]);
+}
+
+#[test]
+fn dropping_a_block_keeps_the_blank_line_that_separated_its_neighbours() {
+    // Without it, "über" would read as the continuation of the bullet above.
+    let i = input(&[("MEMORY.md", "- \n- [a](b.md)\n\nüber\n"), ("a.md", "- keep me\n- x one\n\npara\n- x one.\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "MEMORY.md"), "- \n\nüber\n- [a](a.md) — keep me\n");
+    assert_eq!(text(&c, "a.md"), "- keep me\n\npara\n- x one.\n");
+    assert_eq!(crate::verify::lost(&i.store, &c, &r), vec![]);
+}
+
+#[test]
+fn a_canceled_dream_stops_in_every_long_loop() {
+    let corpus = crate::corpus::generate(&crate::corpus::Spec::with_entries(5, 3000, 0));
+    let mut i = input(&[]);
+    i.store = corpus.store;
+    let cancel = crate::engine::CancellationToken::new();
+    i.cancel = cancel.clone();
+    let (ws, _) = Workspace::new(&i);
+    let table = entries::EntryTable::build(&ws, &cancel).unwrap();
+    let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(k, e)| (k as u32, &e.feat)).collect();
+    let (pairs, _) = candidates::candidates(&items, &table.vocab, &cancel).unwrap();
+    cancel.cancel();
+    // Each pass polls the token inside its loop, not only between passes.
+    assert!(entries::EntryTable::build(&ws, &cancel).is_err());
+    assert!(candidates::candidates(&items, &table.vocab, &cancel).is_err());
+    let (mut ws, _) = Workspace::new(&i);
+    assert!(conflict::resolve(&mut ws, &table, &[], &pairs, &cancel).is_err());
+    assert!(dedupe::drop_duplicates(&mut ws, &table, &cancel).is_err());
+    assert!(near::drop_near_duplicates(&mut ws, &table, &pairs, &cancel).is_err());
+    assert_eq!(consolidate(&i).unwrap_err(), crate::engine::Canceled);
+}
+
+#[test]
+fn issue_7_findings_at_the_store_level() {
+    // Date-only duplicates: one entry, the newest date, the folded date named.
+    // (A history reverted and re-applied: the re-applied value is the current one.)
+    let i =
+        input(&[("a.md", "- [2026-02-02] The user prefers uv\n- [2026-03-01] The user prefers pip\n- [2026-03-04] The user prefers uv\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- [2026-03-04] The user prefers uv\n", "{:#?}", r.changes);
+    let i = input(&[("a.md", "- [2026-02-02] Run `make test` before pushing\n- [2026-01-09] Run `make test` before pushing\n- [2026-02-04] Run `make test` before pushing\n")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- [2026-02-04] Run `make test` before pushing\n");
+    assert!(
+        r.changes.iter().all(|c| c.reason.contains("newest date 2026-02-04; dates folded into it: 2026-01-09, 2026-02-02")),
+        "{:#?}",
+        r.changes
+    );
+    // A sigil is part of a value: neither merged nor superseded.
+    let i = input(&[("a.md", "- sessionId: transport session identifier\n- sessionId?: transport session identifier\n")]);
+    assert_eq!(consolidate(&i).unwrap().0, i.store);
+    // Weak newer claims never remove a plain fact: kept beside it, flagged.
+    for weak in
+        ["Unverified: the dose is 50 mg", "Someone said the dose is 50 mg", "Proposal: the dose is 50 mg", "As of 2019, the dose is 50 mg"]
+    {
+        let i = input(&[("a.md", &format!("- [2026-05-01] The dose is 5 mg\n- [2026-06-01] {weak}\n"))]);
+        let (c, r) = consolidate(&i).unwrap();
+        assert_eq!(c, i.store, "{weak}");
+        assert!(r.flags.iter().any(|f| f.kind == "hedged"), "{weak}: {:?}", r.flags);
+    }
+    // Plain conflicts of plain words, ordered by position in one undated file.
+    for (old, new) in [
+        ("Atlas status is blue", "Atlas status is green"),
+        ("Guest access is enabled", "Guest access is disabled"),
+        ("edge-worker runs in the west region", "edge-worker runs in the east region"),
+        ("- Requires Python 3.9+.", "- Requires Python 3.10+."),
+        ("Checks: `make lint`, `make mypy` and `make test`", "Checks: `make lint`, `make typecheck` and `make test`"),
+        ("Install with `pnpm i`", "Install with `pnpm i --frozen-lockfile`"),
+    ] {
+        let i = input(&[("a.md", &format!("- {}\n- {}\n", old.trim_start_matches("- "), new.trim_start_matches("- ")))]);
+        let (c, _) = consolidate(&i).unwrap();
+        assert_eq!(text(&c, "a.md"), format!("- {}\n", new.trim_start_matches("- ")), "{old} / {new}");
+    }
+    // Two subjects sharing a value: both stay.
+    let i = input(&[("a.md", "- edge-worker stores its data in ClickHouse 24\n- core-proxy stores its data in ClickHouse 24\n")]);
+    assert_eq!(consolidate(&i).unwrap().0, i.store);
+}
+
+#[test]
+fn mixed_line_endings_keep_entries_apart() {
+    // Found by the `consolidate` fuzz target: the kept blank line after a dropped duplicate
+    // was `\r\n` after a `\n` line, and the parser did not see it as blank.
+    let i = input(&[("MEMORY.md", "_\n- e\r\n\r\ne")]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(crate::verify::lost(&i.store, &c, &r), vec![]);
+    let cand = crate::memory::parse_store(&c, Layout::ClaudeCode, &PinRules::default()).0;
+    assert_eq!(cand[0].blocks().iter().filter(|b| b.kind.is_entry()).count(), 2, "{:?}", text(&c, "MEMORY.md"));
 }

@@ -1,16 +1,25 @@
-//! What an entry says, as data: content tokens, the values it states, and its own date.
+//! What an entry says, as data: content tokens, the values it states, its subject, its own
+//! date, and whether it is stated plainly.
 //!
 //! Every near-duplicate and conflict decision is made on these features, never on raw text.
-//! Tokenising is a hand-written scan (no per-entry regex) because it runs on every entry.
+//! Tokenising is a hand-written scan (no per-entry regex) because it runs on every entry; it
+//! works on chars (`words.rs`), so any Unicode is safe.
 
-use chrono::NaiveDate;
+use super::lexicon::{self, FILLER_PREFIXES};
+pub use super::lexicon::{is_negation, is_single_valued, is_stopword};
+use super::words::{clean_word, pieces, strip_emphasis, value_kind, Piece};
+pub use super::words::{parse_iso_date, ValueKind};
+use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 
 /// Interned words: entries hold `u32`s, so a million entries do not hold ten million strings.
+/// Each word also has a hash of its text, so MinHash signatures and exact keys depend on what
+/// the store says, not on the order words were first seen (a second dream sees the same keys).
 #[derive(Debug, Default)]
 pub struct Vocab {
     ids: HashMap<String, u32>,
     words: Vec<String>,
+    hashes: Vec<u64>,
 }
 
 impl Vocab {
@@ -20,6 +29,7 @@ impl Vocab {
         }
         let id = self.words.len() as u32;
         self.words.push(w.to_string());
+        self.hashes.push(stable_hash(w));
         self.ids.insert(w.to_string(), id);
         id
     }
@@ -29,127 +39,39 @@ impl Vocab {
     pub fn word(&self, id: u32) -> &str {
         self.words.get(id as usize).map_or("", String::as_str)
     }
+    /// The word's content hash (0 for an unknown id).
+    pub fn hash(&self, id: u32) -> u64 {
+        self.hashes.get(id as usize).copied().unwrap_or(0)
+    }
 }
 
-/// Openers that add nothing to a fact ("Note: X" says X). Matched case-insensitively at the
-/// start of the entry, repeatedly ("FYI: remember that X").
-const FILLER_PREFIXES: &[&str] = &[
-    "please note that",
-    "please note:",
-    "keep in mind that",
-    "keep in mind:",
-    "remember that",
-    "remember:",
-    "reminder:",
-    "note that",
-    "note:",
-    "nb:",
-    "n.b.",
-    "fyi:",
-    "fyi,",
-    "fyi",
-    "important:",
-    "heads up:",
-    "as a reminder,",
-    "btw,",
-    "btw:",
-];
-
-/// Words that carry no fact. Negations are deliberately absent: "use X" ≠ "don't use X".
-const STOPWORDS: &[&str] = &[
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "to", "of", "in", "on", "at", "for", "and", "or", "that", "this",
-    "it", "its", "with", "as", "by", "we", "our", "us", "so", "which", "also", "always", "just", "really", "very", "all", "there", "here",
-    "then", "now", "from", "into", "these", "those", "has", "have", "had", "do", "does", "did",
-];
-
-/// Words that flip or restrict a statement; an entry that adds one is not a restatement.
-pub const NEGATIONS: &[&str] = &[
-    "not",
-    "no",
-    "never",
-    "don't",
-    "dont",
-    "doesn't",
-    "doesnt",
-    "isn't",
-    "isnt",
-    "aren't",
-    "won't",
-    "cannot",
-    "can't",
-    "cant",
-    "without",
-    "avoid",
-    "except",
-    "unless",
-    "instead",
-    "only",
-    "stop",
-    "stopped",
-    "nor",
-    "neither",
-    "didn't",
-    "shouldn't",
-    "mustn't",
-];
-
-/// Verbs after which the next word is the value of a single-valued attribute
-/// ("prefers npm" vs "prefers pnpm" is a conflict; "Alice owns billing/payments" is not).
-const SINGLE_VALUED: &[&str] = &[
-    "prefers",
-    "prefer",
-    "preferred",
-    "uses",
-    "use",
-    "using",
-    "default",
-    "defaults",
-    "set",
-    "runs",
-    "run",
-    "listens",
-    "port",
-    "version",
-    "pinned",
-    "pin",
-    "timezone",
-    "editor",
-    "shell",
-    "language",
-    "manager",
-    "branch",
-    "region",
-];
-
-pub fn is_stopword(w: &str) -> bool {
-    STOPWORDS.contains(&w)
-}
-pub fn is_negation(w: &str) -> bool {
-    NEGATIONS.contains(&w)
-}
-pub fn is_single_valued(w: &str) -> bool {
-    SINGLE_VALUED.contains(&w)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ValueKind {
-    Number,
-    Version,
-    Date,
-    Ident,
-    Name,
+/// FNV-1a over the bytes, finished with splitmix64: stable across runs and platforms.
+pub fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    super::hashing::mix(h)
 }
 
 /// One content token of an entry, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Token {
-    /// Interned lowercased word, surrounding punctuation removed.
+    /// Interned lowercased word, surrounding punctuation removed (sigils kept); for a code span,
+    /// its whole content.
     pub word: u32,
     pub value: Option<ValueKind>,
-    /// Index of the clause (split at `.;—(` and friends) the token sits in.
+    /// Index of the clause (split at `.;,—(` and friends) the token sits in.
     pub clause: u16,
     /// A negation or restriction word ("not", "never", "except").
     pub neg: bool,
+    /// One of two or more values listed together ("`a`, `b` and `c`").
+    pub list: bool,
+    /// Right after a copula ("status is *blue*").
+    pub after_copula: bool,
+    /// For a path (`src/server/sse.ts`), its file name (`sse.ts`): a moved file keeps it.
+    pub file: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -161,6 +83,14 @@ pub struct Features {
     pub date: Option<NaiveDate>,
     /// The date opens the entry (a journal line: "2026-06-01: deploy failed"), so it names an event.
     pub date_leading: bool,
+    /// `tokens[..subject_end]` name what the entry is about (its first words, up to the first
+    /// verb of its first clause). A value there is a subject, never a conflicting value.
+    pub subject_end: usize,
+    /// The entry opens with a verb ("Use pnpm", "Ask Alice before …").
+    pub imperative: bool,
+    /// Why the claim is not plain: a hedge ("might"), an attribution ("reportedly"), a
+    /// proposal, a question, or an explicit past date ("as of 2019").
+    pub hedge: Option<String>,
 }
 
 impl Features {
@@ -213,6 +143,18 @@ pub fn strip_filler(text: &str) -> &str {
     }
 }
 
+/// `[2026-05-01] rest`, `2026-05-01: rest`, `2026-05-01 — rest`: the date and the rest.
+fn split_leading_date(s: &str) -> Option<(&str, &str)> {
+    let t = s.trim_start();
+    let (inner, after) = match t.strip_prefix('[') {
+        Some(r) => (r.get(..10)?, r.get(10..)?.strip_prefix(']')?),
+        None => (t.get(..10)?, t.get(10..)?),
+    };
+    parse_iso_date(inner)?;
+    let rest = after.trim_start_matches([':', ' ', '\t', '—', '–', '-']);
+    (rest.len() < after.len() || after.is_empty()).then(|| (&t[..t.len() - after.len()], rest))
+}
+
 /// Remove a leading `- `, `* `, `+ `, `1. ` marker (and a checkbox).
 pub fn strip_marker(s: &str) -> &str {
     let t = s.trim_start();
@@ -254,117 +196,295 @@ pub fn known_words(text: &str, vocab: &Vocab, out: &mut Vec<u32>) {
     out.dedup();
 }
 
-pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    if !(b[..4].iter().chain(&b[5..7]).chain(&b[8..10]).all(u8::is_ascii_digit)) {
-        return None;
-    }
-    NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").ok()
+const CLAUSE_BREAKS: &[char] = &['.', ';', '(', ')', '—', '–', '!', '?', ':', ','];
+const COPULAS: &[&str] = &["is", "are", "was", "were", "be", "=", "equals", "becomes", "->", "→"];
+
+/// The scan state of `features`.
+struct Scan<'v> {
+    vocab: &'v mut Vocab,
+    f: Features,
+    clause: u16,
+    clause_start: bool,
+    /// The previous raw word, cleaned and lowercased (stopwords included).
+    prev: String,
+    /// The one before it ("as" in "as of 2019").
+    prev2: String,
+    /// The previous raw word became a token.
+    prev_pushed: bool,
+    prev_open_paren: bool,
+    /// No word seen yet.
+    first: bool,
+    subject_end: Option<usize>,
+    pending_copula: bool,
+    /// The last value token, while only list connectors (`,`, "and", "or") followed it.
+    list_prev: Option<usize>,
+    list_connector: bool,
 }
 
-const CLAUSE_BREAKS: &[char] = &['.', ';', '(', ')', '—', '–', '!', '?', ':', ','];
+impl Scan<'_> {
+    fn break_clause(&mut self) {
+        self.clause = self.clause.saturating_add(1);
+        self.clause_start = true;
+        self.pending_copula = false;
+    }
+
+    /// A comma ends a clause but not a list ("`a`, `b`").
+    fn break_clause_at(&mut self, raw: &str) {
+        let (lp, lc) = (self.list_prev, self.list_connector);
+        self.break_clause();
+        if raw.ends_with(',') {
+            (self.list_prev, self.list_connector) = (lp, lc);
+        }
+    }
+
+    fn push(&mut self, lower: &str, value: Option<ValueKind>) {
+        let id = self.vocab.intern(lower);
+        let neg = value.is_none() && is_negation(lower);
+        let idx = self.f.tokens.len();
+        let mut list = false;
+        if value.is_some() {
+            if let (Some(p), true) = (self.list_prev, self.list_connector) {
+                if let Some(t) = self.f.tokens.get_mut(p) {
+                    t.list = true;
+                }
+                list = true;
+            }
+            self.list_prev = Some(idx);
+            self.list_connector = false;
+        } else {
+            self.list_prev = None;
+        }
+        let after_copula = std::mem::take(&mut self.pending_copula);
+        let file = match value {
+            Some(ValueKind::Ident | ValueKind::Code) if lower.contains('/') && !lower.contains(char::is_whitespace) => {
+                let name = lower.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+                (name.chars().count() >= 2).then(|| self.vocab.intern(name))
+            }
+            _ => None,
+        };
+        self.f.tokens.push(Token { word: id, value, clause: self.clause, neg, list, after_copula, file });
+        self.clause_start = false;
+    }
+
+    /// The subject ends before the first predicate of the first clause.
+    fn note_predicate(&mut self, lower: &str, is_first: bool) {
+        // The first clause is the one of the first content word (a leading date is no clause).
+        let first_clause = self.f.tokens.first().is_none_or(|t| t.clause == self.clause);
+        if !first_clause || self.subject_end.is_some() {
+            return;
+        }
+        if is_first && lexicon::is_imperative(lower) {
+            self.f.imperative = true;
+            self.subject_end = Some(self.f.tokens.len());
+        } else if lexicon::is_predicate(lower) || lower == "=" {
+            self.subject_end = Some(self.f.tokens.len());
+        }
+    }
+
+    /// Hedge words say how sure the claim is, not what it claims: they are noted and left out
+    /// of the tokens, so "Unconfirmed: X is owned by Emeka" lines up with "X is owned by Dana".
+    /// Returns whether the word was one.
+    fn hedge(&mut self, lower: &str) -> bool {
+        let pair = lexicon::HEDGE_PAIRS.iter().any(|&(a, b)| a == self.prev && b == lower);
+        if !lexicon::is_hedge(lower) && !pair {
+            return false;
+        }
+        if pair && self.f.tokens.last().is_some_and(|t| self.vocab.word(t.word) == self.prev && self.prev_pushed) {
+            self.f.tokens.pop();
+        }
+        if self.f.hedge.is_none() {
+            self.f.hedge = Some(if pair { format!("{} {lower}", self.prev) } else { lower.to_string() });
+        }
+        true
+    }
+
+    fn code(&mut self, content: &str) {
+        let text: String = content.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return;
+        }
+        let is_first = std::mem::take(&mut self.first);
+        let lower = text.to_lowercase();
+        self.note_predicate("", is_first);
+        self.push(&lower, Some(ValueKind::Code));
+        self.prev2 = std::mem::take(&mut self.prev);
+        self.prev = lower;
+        self.prev_pushed = true;
+        self.prev_open_paren = false;
+    }
+
+    fn prose_word(&mut self, raw: &str) {
+        if raw == crate::memory::PIN_MARKER || raw == "<!--" || raw == "-->" || raw == "pinned" && self.prev == "<!--" {
+            self.prev = raw.to_string();
+            return;
+        }
+        if matches!(raw, "—" | "–" | "-" | "→" | "->" | "=>") && !(self.first && raw == "→") {
+            self.break_clause();
+            self.list_prev = None;
+            if matches!(raw, "→" | "->" | "=>") {
+                self.pending_copula = true;
+            }
+            return;
+        }
+        if self.first && lexicon::DECORATIONS.contains(&raw) || raw != "→" && lexicon::DECORATIONS.contains(&raw) {
+            return; // formatting, like a checkbox (an arrow inside a line reads "becomes")
+        }
+        let opens_paren = raw.starts_with('(');
+        let word = clean_word(raw);
+        // A final `?` that is a sigil (`sessionId?`) ends nothing.
+        let ends_clause = raw.ends_with(CLAUSE_BREAKS) && (word.is_empty() || !raw.ends_with(word));
+        if opens_paren {
+            self.break_clause();
+        }
+        if word.is_empty() {
+            if raw.ends_with(',') && self.list_prev.is_some() {
+                self.list_connector = true;
+            }
+            self.prev_open_paren = raw == "(" || opens_paren;
+            if ends_clause {
+                self.break_clause_at(raw);
+            }
+            return;
+        }
+        // A symbol (`✅`, `•`) is a token but does not open the sentence: "✅ Use pnpm" is an imperative.
+        let symbol = !word.chars().any(char::is_alphanumeric);
+        let was_first = std::mem::take(&mut self.first);
+        let is_first = was_first && !symbol;
+        if symbol {
+            self.first = was_first;
+        }
+        let lower = word.to_lowercase();
+        self.note_predicate(&lower, is_first);
+        let pushed_before = self.f.tokens.len();
+        let year = self.prev == "of" && self.prev2 == "as" && lower.len() == 4 && lower.chars().all(|c| c.is_ascii_digit());
+        if self.hedge(&lower) {
+            // "Unconfirmed: use pnpm" still opens with its verb.
+            self.first = is_first;
+            self.list_prev = None;
+        } else if let Some(d) = parse_iso_date(word).filter(|_| word.len() == 10) {
+            self.date(word, d, is_first, opens_paren);
+            // "[2026-05-01] Use pnpm": the entry still opens with its verb.
+            self.first = is_first && self.f.date == Some(d);
+        } else if year {
+            // "as of 2019" dates the claim (an annotation, like an ISO date).
+            self.note_past_year(&lower);
+        } else if is_stopword(&lower) && value_kind(word, self.clause_start).is_none() {
+            if matches!(lower.as_str(), "and" | "or") && self.list_prev.is_some() {
+                self.list_connector = true;
+            } else {
+                self.list_prev = None;
+            }
+            if COPULAS.contains(&lower.as_str()) {
+                self.pending_copula = true;
+            }
+            self.clause_start = false;
+        } else {
+            let kind = value_kind(word, self.clause_start);
+            self.push(&lower, kind);
+            if raw.ends_with(',') {
+                self.list_connector = true;
+            }
+            if COPULAS.contains(&lower.as_str()) {
+                self.pending_copula = true;
+            }
+        }
+        self.prev_open_paren = raw == "(" || opens_paren && word.is_empty();
+        self.prev_pushed = self.f.tokens.len() > pushed_before;
+        self.prev2 = std::mem::replace(&mut self.prev, lower);
+        if ends_clause {
+            self.break_clause_at(raw);
+        }
+    }
+
+    fn date(&mut self, word: &str, d: NaiveDate, is_first: bool, opens_paren: bool) {
+        let annotation = is_first
+            || self.prev_open_paren
+            || opens_paren
+            || lexicon::DATE_ANNOTATIONS.iter().any(|w| self.prev.trim_start_matches('(').eq_ignore_ascii_case(w));
+        if annotation && self.f.date.is_none() {
+            self.f.date = Some(d);
+            self.f.date_leading = is_first;
+            // "updated" / "noted" words belong to the annotation, not the fact ("of" is a stopword).
+            while self.f.tokens.last().is_some_and(|t| lexicon::DATE_ANNOTATIONS.contains(&self.vocab.word(t.word))) {
+                self.f.tokens.pop();
+            }
+        } else if annotation && self.prev == "of" && self.prev2 == "as" && self.f.date.is_some_and(|own| d < own) {
+            // Written on one day about an earlier one: an explicitly past-dated claim.
+            self.f.hedge.get_or_insert_with(|| format!("as of {d}"));
+        } else {
+            self.push(&word.to_lowercase(), Some(ValueKind::Date));
+        }
+    }
+
+    fn note_past_year(&mut self, year: &str) {
+        let Ok(y) = year.parse::<i32>() else { return };
+        // "as of 2019" in an entry dated later (or undated): a claim about the past.
+        if self.f.date.is_none_or(|own| y < own.year()) {
+            self.f.hedge.get_or_insert_with(|| format!("as of {y}"));
+        }
+    }
+}
 
 /// Compute the features of an entry's text (markdown included).
 pub fn features(text: &str, vocab: &mut Vocab) -> Features {
     let body = strip_filler(text);
-    let mut f = Features::default();
-    let mut clause: u16 = 0;
-    let mut clause_start = true;
-    let mut prev_lower: &str = "";
-    let mut prev_open_paren = false;
-    let mut first = true;
-    for raw in body.split_whitespace() {
-        let is_first = std::mem::take(&mut first);
-        if raw == crate::memory::PIN_MARKER || raw == "<!--" || raw == "-->" || raw == "pinned" && prev_lower == "<!--" {
-            prev_lower = raw;
-            continue;
+    // "[2026-05-01] FYI: X" says X on that day: filler after a leading date goes too.
+    let dated;
+    let body = match split_leading_date(body) {
+        Some((date, rest)) => {
+            dated = format!("{date} {}", strip_filler(rest));
+            dated.as_str()
         }
-        if raw == "—" || raw == "–" || raw == "-" {
-            clause += 1;
-            clause_start = true;
-            continue;
-        }
-        let opens_paren = raw.starts_with('(');
-        // Emphasis and code markers are formatting, not content.
-        let cleaned: String = raw.chars().filter(|c| !matches!(c, '*' | '`' | '~')).collect();
-        let cleaned = cleaned.trim_start_matches(['_', '"', '\'', '(', '[', '<', '{']);
-        let word = cleaned.trim_end_matches(['_', '"', '\'', ')', ']', '>', '}', ',', '.', ';', ':', '!', '?']);
-        let ends_clause = raw.ends_with(CLAUSE_BREAKS);
-        if opens_paren {
-            clause += 1;
-        }
-        if !word.is_empty() {
-            if let Some(d) = parse_iso_date(word).filter(|_| word.len() == 10) {
-                let annotation = is_first
-                    || prev_open_paren
-                    || opens_paren
-                    || ["of", "updated", "confirmed", "checked", "verified"]
-                        .iter()
-                        .any(|w| prev_lower.trim_start_matches('(').eq_ignore_ascii_case(w));
-                if annotation && f.date.is_none() {
-                    f.date = Some(d);
-                    f.date_leading = is_first;
-                    // "updated" / "confirmed" words belong to the annotation, not the fact.
-                    while f.tokens.last().is_some_and(|t| matches!(vocab.word(t.word), "updated" | "confirmed" | "checked" | "verified")) {
-                        f.tokens.pop();
+        None => body,
+    };
+    let mut s = Scan {
+        vocab,
+        f: Features::default(),
+        clause: 0,
+        clause_start: true,
+        prev: String::new(),
+        prev2: String::new(),
+        prev_pushed: false,
+        prev_open_paren: false,
+        first: true,
+        subject_end: None,
+        pending_copula: false,
+        list_prev: None,
+        list_connector: false,
+    };
+    let mut last_raw = "";
+    for piece in pieces(body) {
+        match piece {
+            Piece::Code(c) => s.code(c),
+            Piece::Prose(p) => {
+                let p = strip_emphasis(p);
+                for raw in p.split_whitespace() {
+                    // `[text](url)`: the link text and the target are two words.
+                    let (a, b) = match raw.find("](") {
+                        Some(i) => (&raw[..i + 1], Some(&raw[i + 1..])),
+                        None => (raw, None),
+                    };
+                    s.prose_word(a);
+                    if let Some(b) = b {
+                        s.prose_word(b);
                     }
-                } else {
-                    let id = vocab.intern(word);
-                    f.tokens.push(Token { word: id, value: Some(ValueKind::Date), clause, neg: false });
                 }
-            } else {
-                let lower = word.to_lowercase();
-                let kind = value_kind(word, clause_start);
-                if !is_stopword(&lower) || kind.is_some() {
-                    let id = vocab.intern(&lower);
-                    f.tokens.push(Token { word: id, value: kind, clause, neg: is_negation(&lower) });
+                if let Some(w) = p.split_whitespace().last() {
+                    last_raw = if w.ends_with('?') && !clean_word(w).ends_with('?') { "?" } else { "" };
                 }
             }
-            clause_start = false;
-        }
-        prev_open_paren = raw == "(" || opens_paren && word.is_empty();
-        prev_lower = raw;
-        if ends_clause {
-            clause += 1;
-            clause_start = true;
         }
     }
+    if last_raw == "?" && s.f.hedge.is_none() {
+        s.f.hedge = Some("a question".into());
+    }
+    let first_clause = s.f.tokens.first().map_or(0, |t0| s.f.tokens.iter().take_while(|t| t.clause == t0.clause).count());
+    s.f.subject_end = s.subject_end.unwrap_or(first_clause).min(s.f.tokens.len());
+    let mut f = s.f;
     f.set = f.tokens.iter().map(|t| t.word).collect();
     f.set.sort_unstable();
     f.set.dedup();
     f
-}
-
-/// Whether a word states a value. Case-insensitive equality is used elsewhere; the case
-/// pattern here only decides what counts as a name or identifier.
-fn value_kind(word: &str, clause_start: bool) -> Option<ValueKind> {
-    let has_digit = word.bytes().any(|b| b.is_ascii_digit());
-    if has_digit {
-        if parse_iso_date(word).is_some() {
-            return Some(ValueKind::Date);
-        }
-        let w = word.trim_start_matches(['v', 'V']);
-        if w.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',' || b == b'%') {
-            return Some(if w.matches('.').count() >= 2 || word.starts_with(['v', 'V']) { ValueKind::Version } else { ValueKind::Number });
-        }
-        return Some(ValueKind::Ident);
-    }
-    if word.len() > 1 && word[1..].contains(['.', '/', '_', '@', ':', '=', '-']) && !word.ends_with("n't") {
-        return Some(ValueKind::Ident);
-    }
-    let mut chars = word.chars();
-    let first_upper = chars.next().is_some_and(char::is_uppercase);
-    let inner_upper = chars.any(char::is_uppercase);
-    if inner_upper {
-        return Some(ValueKind::Ident);
-    }
-    if first_upper && !clause_start && word.chars().count() > 1 {
-        return Some(ValueKind::Name);
-    }
-    None
 }
 
 #[cfg(test)]
@@ -413,6 +533,76 @@ mod tests {
         let (f, v) = values("- shipped v2 on 2026-04-03");
         assert_eq!(f.date, None);
         assert!(v.iter().any(|(_, k)| *k == ValueKind::Date));
+    }
+
+    #[test]
+    fn sigils_code_spans_and_links_are_values() {
+        assert_eq!(words("- `sessionId?`: transport session id"), vec!["sessionid?", "transport", "session", "id"]);
+        assert_eq!(words("- sessionId?: transport session id"), vec!["sessionid?", "transport", "session", "id"]);
+        assert_eq!(words("- Requires Python 3.9+."), vec!["requires", "python", "3.9+"]);
+        assert_eq!(words("Install with `pnpm i --frozen-lockfile`"), vec!["install", "pnpm i --frozen-lockfile"]);
+        assert_eq!(words("see [the docs](docs/agents.md)."), vec!["see", "docs", "docs/agents.md"]);
+        let (_, v) = values("Checks: `make lint`, `make mypy` and `make test`");
+        assert_eq!(v.iter().filter(|(_, k)| *k == ValueKind::Code).count(), 3);
+        let mut voc = Vocab::default();
+        let f = features("Checks: `make lint`, `make mypy` and `make test`", &mut voc);
+        assert!(f.tokens.iter().filter(|t| t.value.is_some()).all(|t| t.list), "{f:?}");
+        let f = features("Run `make lint` before pushing", &mut voc);
+        assert!(!f.tokens.iter().any(|t| t.list));
+    }
+
+    #[test]
+    fn subjects_end_at_the_first_verb() {
+        let mut v = Vocab::default();
+        let subject = |t: &str, v: &mut Vocab| {
+            let f = features(t, v);
+            f.tokens[..f.subject_end].iter().map(|t| v.word(t.word).to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(subject("edge-worker stores its data in ClickHouse 24", &mut v), vec!["edge-worker"]);
+        assert_eq!(subject("The billing service listens on port 8080", &mut v), vec!["billing", "service"]);
+        assert_eq!(subject("- [2026-05-01] Atlas status is blue", &mut v), vec!["atlas", "status"]);
+        assert_eq!(subject("eslint.config.js: ESLint configuration", &mut v), vec!["eslint.config.js"]);
+        assert_eq!(subject("Use pnpm for installs", &mut v), Vec::<String>::new());
+        assert!(features("Use pnpm for installs", &mut v).imperative);
+        assert!(features("[2026-05-01] Ask Alice first", &mut v).imperative);
+    }
+
+    #[test]
+    fn hedges_are_noted_and_left_out_of_the_tokens() {
+        let hedge = |t: &str| features(t, &mut Vocab::default()).hedge;
+        assert_eq!(hedge("Unconfirmed: edge-worker is owned by Emeka").as_deref(), Some("unconfirmed"));
+        assert_eq!(hedge("Someone said the dose is 50 mg").as_deref(), Some("someone said"));
+        assert_eq!(hedge("Is billing on port 8080?").as_deref(), Some("a question"));
+        assert_eq!(hedge("- 2026-06-01: as of 2019 the lease ends in 2031").as_deref(), Some("as of 2019"));
+        assert_eq!(hedge("- 2026-06-01: the lease ends in 2031").as_deref(), None);
+        assert_eq!(hedge("- sessionId? is optional").as_deref(), None);
+        assert_eq!(words("Unconfirmed: edge-worker is owned by Emeka"), words("edge-worker is owned by Emeka"));
+        assert_eq!(words("Someone said the dose is 50 mg"), words("the dose is 50 mg"));
+        assert_eq!(words("As of 2019, the lease ends in 2031"), vec!["lease", "ends", "2031"]);
+    }
+
+    #[test]
+    fn any_unicode_word_is_safe() {
+        for t in [
+            "- über alles",
+            "- ✅ done",
+            "- → next",
+            "- × 3",
+            "- “quoted” words",
+            "- état",
+            "- 日本語",
+            "- ‘x’",
+            "- \u{0}\u{7}x",
+            "- é́́ combining",
+            "- שלום עולם",
+            "- 👩‍👩‍👧 family",
+        ] {
+            let mut v = Vocab::default();
+            let f = features(t, &mut v);
+            assert!(!f.tokens.is_empty() || t.contains('\u{0}'), "{t}: {f:?}");
+        }
+        assert_eq!(words("- über alles"), vec!["über", "alles"]);
+        assert_eq!(words("- “État” est là"), vec!["état", "est", "là"]);
     }
 
     #[test]
