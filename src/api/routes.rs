@@ -34,7 +34,7 @@ const fn route(method: Method, path: &'static str, endpoint: Endpoint, operation
     Route { method, path, endpoint, operation_id }
 }
 
-pub const ROUTES: [Route; 14] = [
+pub static ROUTES: [Route; 14] = [
     route(Method::GET, "/v1/health", Endpoint::Health, "getHealth"),
     route(Method::GET, "/v1/status", Endpoint::Status, "getStatus"),
     route(Method::GET, "/metrics", Endpoint::Metrics, "getMetrics"),
