@@ -33,12 +33,34 @@ pub async fn read_body(req: Request<Incoming>, max: u64, timeout: Duration) -> R
     }
 }
 
-/// An empty body is `{}`; anything else must be a JSON object of the expected shape.
+/// An empty body is `{}`; anything else must be a JSON object of the expected shape (never
+/// an array, which serde would take for a struct's fields in order). A number with a zero
+/// fraction (`3.0`) is the integer it equals, as JSON Schema has it.
 pub fn parse_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, OpError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // JSON's whitespace only (a form feed is not).
+    if body.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| OpError::BadRequest(format!("invalid JSON body: {e}")))
+    let bad = |e: serde_json::Error| OpError::BadRequest(format!("invalid JSON body: {e}"));
+    let mut value: Value = serde_json::from_slice(body).map_err(bad)?;
+    if !value.is_object() {
+        return Err(OpError::BadRequest("invalid JSON body: expected an object like {}".into()));
+    }
+    integral(&mut value);
+    serde_json::from_value(value).map_err(bad)
+}
+
+fn integral(v: &mut Value) {
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral),
+        Value::Object(map) => map.values_mut().for_each(integral),
+        _ => {}
+    }
 }
 
 /// A job id: 1 to 18 ASCII digits, above 0 (no sign, no spaces, no `..`).
@@ -137,6 +159,26 @@ mod tests {
             assert!(parse_id(bad, "job id").is_err(), "{bad:?}");
         }
         assert_eq!(parse_count("0", "after").unwrap(), 0);
+    }
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    struct Req {
+        #[serde(default)]
+        generation: Option<i64>,
+        #[serde(default)]
+        by: Option<String>,
+    }
+
+    #[test]
+    fn bodies_are_objects_and_integral_numbers_are_integers() {
+        assert_eq!(parse_json::<Req>(b"").unwrap(), Req::default());
+        assert_eq!(parse_json::<Req>(b"{\"generation\": 3.0}").unwrap().generation, Some(3));
+        assert!(parse_json::<Req>(b"{\"generation\": 3.5}").is_err());
+        assert!(parse_json::<Req>(b"[null, null]").is_err(), "an array is not an object");
+        assert!(parse_json::<Req>(b"null").is_err());
+        assert_eq!(parse_json::<Req>(b" \r\n\t").unwrap(), Req::default());
+        assert!(parse_json::<Req>(b"\x0c").is_err(), "a form feed is not JSON whitespace");
+        assert!(parse_json::<Req>(b"{\"by\": 1}").is_err());
     }
 
     #[test]
