@@ -137,3 +137,26 @@ fn a_refused_dream_counts_as_a_gate_decision_with_its_reason() {
     assert_eq!(value(&s, "dreamd_gate_decisions_total", &[("trigger", "manual-force"), ("decision", "deny"), ("reason", "daily_quota")]), Some(1.0));
     assert_eq!(value(&s, "dreamd_quota_jobs_left", &[]), Some(0.0));
 }
+
+#[test]
+fn the_example_alert_rules_name_metrics_that_exist() {
+    let env = Env::quickstart("triggers:\n  min_new_sessions: null\n  max_index_lines: null\n  schedule: \"0 3 * * *\"\n");
+    let d = env.start();
+    let id = d.dream();
+    d.wait_settled(id);
+    // A scheduled tick, as the scheduler gives one: the gate evaluates it.
+    d.ctx.schedule_tick();
+    d.wait_evaluation(|r| r.last_trigger == Some(dreamd::gate::Trigger::Schedule));
+    let (_, text) = scrape_text(&env);
+    let s = parse(&text);
+    assert!(value(&s, "dreamd_gate_last_evaluation_timestamp_seconds", &[("trigger", "schedule")]).is_some(), "{text}");
+    assert!(value(&s, "dreamd_schedule_next_tick_timestamp_seconds", &[]).is_some(), "{text}");
+
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/alerts.md")).unwrap();
+    let names: std::collections::BTreeSet<&str> =
+        regex::Regex::new(r"\bdreamd_[a-z_]+").unwrap().find_iter(&doc).map(|m| m.as_str()).filter(|n| !n.ends_with('_')).collect();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        assert!(s.samples.iter().any(|x| x.metric == name), "docs/alerts.md uses {name}, which /metrics does not export");
+    }
+}
