@@ -158,7 +158,9 @@ fn ids_and_query_values_are_validated() {
     let env = Env::quickstart("");
     let d = env.start();
     let s = env.socket();
-    for path in ["/v1/jobs/abc", "/v1/jobs/0", "/v1/jobs/-1", "/v1/jobs/+1", "/v1/jobs/1e3", "/v1/jobs/99999999999999999999", "/v1/jobs/%31"] {
+    for path in
+        ["/v1/jobs/abc", "/v1/jobs/0", "/v1/jobs/-1", "/v1/jobs/+1", "/v1/jobs/1e3", "/v1/jobs/99999999999999999999", "/v1/jobs/%31"]
+    {
         get(&s, path).assert_error(400, "bad_request");
     }
     get(&s, "/v1/jobs/42").assert_error(404, "not_found");

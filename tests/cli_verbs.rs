@@ -47,7 +47,10 @@ fn after_a_rollback_jobs_and_show_say_so() {
 
     let jobs = stdout(&env.cli(&["jobs"]));
     let rows: Vec<&str> = jobs.lines().collect();
-    assert!(rows[1].starts_with("R1") && rows[1].contains("rollback") && rows[1].contains(&format!("undid job {id}")), "the rollback is listed, newest first:\n{jobs}");
+    assert!(
+        rows[1].starts_with("R1") && rows[1].contains("rollback") && rows[1].contains(&format!("undid job {id}")),
+        "the rollback is listed, newest first:\n{jobs}"
+    );
     assert!(rows[2].contains("applied, rolled back (R1)"), "the job it undid says so:\n{jobs}");
     let show = stdout(&env.cli(&["show", &id.to_string()]));
     assert!(show.contains("rolled back        by rollback R1 at"), "{show}");
@@ -88,7 +91,12 @@ fn dream_wait_exits_6_when_held_and_7_when_failed() {
     let d = env.start_binary();
     let out = env.cli(&["dream", "--force", "--wait"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains("job 1 is held for review: auto_apply is off\nnext: dreamd diff 1, then dreamd approve 1 or dreamd discard 1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("job 1 is held for review: auto_apply is off\nnext: dreamd diff 1, then dreamd approve 1 or dreamd discard 1"),
+        "{}",
+        stderr(&out)
+    );
     drop(d);
 
     let env = Env::quickstart("engine:\n  kind: command\n  command: [\"sh\", \"-c\", \"echo broken >&2; exit 3\"]\n");
@@ -142,13 +150,24 @@ fn show_the_checks_and_consolidate_give_the_same_figures() {
 
     let show = stdout(&env.cli(&["show", &id.to_string()]));
     let memory_line = show.lines().find(|l| l.starts_with("memory ")).unwrap_or_else(|| panic!("{show}")).to_string();
-    assert!(memory_line.contains(&format!("{b} → {a} bytes")) && memory_line.contains("the figure the reduction check compares"), "{memory_line}");
+    assert!(
+        memory_line.contains(&format!("{b} → {a} bytes")) && memory_line.contains("the figure the reduction check compares"),
+        "{memory_line}"
+    );
     assert!(show.lines().any(|l| l.starts_with("all files ") && l.contains("dreamd-managed insights.md included")), "{show}");
 
     // `consolidate` on the same store (a fresh copy) prints the same figure, worded the same.
     let fresh = Env::quickstart("");
     let out_dir = fresh.path().join("out");
-    let out = Command::new(BIN).args(["consolidate"]).arg(fresh.memory()).arg("--sessions").arg(fresh.path().join("sessions")).arg("--out").arg(&out_dir).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["consolidate"])
+        .arg(fresh.memory())
+        .arg("--sessions")
+        .arg(fresh.path().join("sessions"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let line = text.lines().find(|l| l.starts_with("memory ")).unwrap_or_else(|| panic!("{text}"));

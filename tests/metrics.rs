@@ -40,7 +40,11 @@ fn parse(text: &str) -> Scrape {
             assert!(!line.starts_with('#'), "unexpected comment {line}");
             let name = line.split(['{', ' ']).next().unwrap();
             assert!(name_ok.is_match(name), "bad name in {line}");
-            let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).filter(|f| typed.get(*f).is_some_and(|k| k == "histogram")).unwrap_or(name);
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|f| typed.get(*f).is_some_and(|k| k == "histogram"))
+                .unwrap_or(name);
             assert!(typed.contains_key(family) && helped.contains(family), "no HELP/TYPE for {line}");
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value), "bad value in {line}");
@@ -53,10 +57,12 @@ fn parse(text: &str) -> Scrape {
 
 /// The value of `name` with these labels (all of them given).
 fn value(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    s.samples.iter().filter(|x| x.metric == name).find(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v))).map(|x| match &x.value {
-        Prom::Counter(v) | Prom::Gauge(v) | Prom::Untyped(v) => *v,
-        Prom::Histogram(b) => b.last().map_or(0.0, |c| c.count),
-        Prom::Summary(_) => f64::NAN,
+    s.samples.iter().filter(|x| x.metric == name).find(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v))).map(|x| {
+        match &x.value {
+            Prom::Counter(v) | Prom::Gauge(v) | Prom::Untyped(v) => *v,
+            Prom::Histogram(b) => b.last().map_or(0.0, |c| c.count),
+            Prom::Summary(_) => f64::NAN,
+        }
     })
 }
 
@@ -85,7 +91,12 @@ fn metrics_after_a_dream_agree_with_status_and_show() {
 
     // The figures of `show`, the memory one being the reduction check's.
     let m = &job["metrics"];
-    for (scope, stage, key) in [("memory", "before", "memory_bytes_before"), ("memory", "after", "memory_bytes_after"), ("all", "before", "bytes_before"), ("all", "after", "bytes_after")] {
+    for (scope, stage, key) in [
+        ("memory", "before", "memory_bytes_before"),
+        ("memory", "after", "memory_bytes_after"),
+        ("all", "before", "bytes_before"),
+        ("all", "after", "bytes_after"),
+    ] {
         assert_eq!(v("dreamd_last_dream_bytes", &[("scope", scope), ("stage", stage)]), at(m, &format!("/{key}")), "{scope} {stage}");
     }
     assert_eq!(v("dreamd_last_dream_entries", &[("stage", "before")]), at(m, "/entries_before"));
@@ -134,7 +145,10 @@ fn a_refused_dream_counts_as_a_gate_decision_with_its_reason() {
     let e = d.post("/v1/dreams", serde_json::json!({"force": true})).unwrap_err();
     assert_eq!(e.status.as_u16(), 429);
     let s = parse(&scrape_text(&env).1);
-    assert_eq!(value(&s, "dreamd_gate_decisions_total", &[("trigger", "manual-force"), ("decision", "deny"), ("reason", "daily_quota")]), Some(1.0));
+    assert_eq!(
+        value(&s, "dreamd_gate_decisions_total", &[("trigger", "manual-force"), ("decision", "deny"), ("reason", "daily_quota")]),
+        Some(1.0)
+    );
     assert_eq!(value(&s, "dreamd_quota_jobs_left", &[]), Some(0.0));
 }
 

@@ -89,18 +89,25 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 fn call(socket: &Path, method: &str, path: &str, content_type: &str, body: &str) -> Answer {
     let mut s = UnixStream::connect(socket).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let req =
+        format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
     s.write_all(req.as_bytes()).unwrap();
     let mut bytes = Vec::new();
     s.read_to_end(&mut bytes).unwrap();
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&bytes[..end]).to_string();
     let mut body = bytes[end + 4..].to_vec();
-    let header = |name: &str| head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()));
+    let header = |name: &str| {
+        head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+    };
     if header("transfer-encoding").is_some_and(|v| v == "chunked") {
         body = dechunk(&body);
     }
-    Answer { status: head.split_whitespace().nth(1).unwrap().parse().unwrap(), content_type: header("content-type").unwrap_or_default(), body }
+    Answer {
+        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        content_type: header("content-type").unwrap_or_default(),
+        body,
+    }
 }
 
 /// Checks answers against the document and remembers which operations answered 2xx.
@@ -128,7 +135,12 @@ impl Contract {
         root["$ref"] = json!(pointer);
         let v = jsonschema::draft202012::new(&root).unwrap();
         let errors: Vec<String> = v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-        assert!(errors.is_empty(), "{what} does not match {pointer}:\n{}\n{}", errors.join("\n"), serde_json::to_string_pretty(instance).unwrap());
+        assert!(
+            errors.is_empty(),
+            "{what} does not match {pointer}:\n{}\n{}",
+            errors.join("\n"),
+            serde_json::to_string_pretty(instance).unwrap()
+        );
     }
 
     fn check(&mut self, method: &str, path: &str, body: Option<Value>, expect: u16) -> Value {

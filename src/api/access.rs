@@ -85,7 +85,13 @@ pub fn token_matches(authorization: Option<&str>, token: &str) -> bool {
 }
 
 /// The checks of a TCP request, in order: host, origin, token.
-pub fn check_tcp(host: Option<&str>, origin: Option<&str>, authorization: Option<&str>, allowed_hosts: &[String], token: &str) -> Result<(), Refusal> {
+pub fn check_tcp(
+    host: Option<&str>,
+    origin: Option<&str>,
+    authorization: Option<&str>,
+    allowed_hosts: &[String],
+    token: &str,
+) -> Result<(), Refusal> {
     if !host_allowed(host, allowed_hosts) {
         return Err(Refusal::Forbidden(format!(
             "Host {:?} is not allowed (api.tcp.allowed_hosts: {})",

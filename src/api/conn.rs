@@ -128,7 +128,11 @@ pub fn check_head(head: &[u8], max_body: u64) -> Result<(), Early> {
 }
 
 pub fn body_too_large(n: u64, max: u64) -> Early {
-    early(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the request body ({n} bytes) is over the limit of {max} bytes (api.max_body_bytes)"))
+    early(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body ({n} bytes) is over the limit of {max} bytes (api.max_body_bytes)"),
+    )
 }
 
 /// Write an early answer and close. A client that does not read it is dropped. What the

@@ -17,20 +17,23 @@ pub type Reply = Result<Response<Body>, OpError>;
 
 /// Read a request body within the size cap and the body timeout. A client that announces a
 /// body and never sends it gets 408; one over the cap 413 (a chunked one is cut off there).
-pub async fn read_body(req: Request<Incoming>, max: u64, timeout: Duration) -> Result<Bytes, Response<Body>> {
+pub async fn read_body(req: Request<Incoming>, max: u64, timeout: Duration) -> Result<Bytes, Box<Response<Body>>> {
     let limited = http_body_util::Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX));
-    match tokio::time::timeout(timeout, limited.collect()).await {
+    let refused = match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(error(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
             &format!("the request body did not arrive within {} (api.body_timeout)", crate::config::HumanDuration(timeout)),
         )),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &format!("the request body is over the limit of {max} bytes (api.max_body_bytes)")))
-        }
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("the request body is over the limit of {max} bytes (api.max_body_bytes)"),
+        )),
         Ok(Err(e)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", &format!("cannot read the request body: {e}"))),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    }
+    };
+    refused.map_err(Box::new)
 }
 
 /// An empty body is `{}`; anything else must be a JSON object of the expected shape (never

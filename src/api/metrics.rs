@@ -56,8 +56,12 @@ fn gather(ctx: &Context) -> Result<String, OpError> {
     ctx.metrics.register(&mut r);
 
     let info: Family<Labels, Gauge> = Family::default();
-    info.get_or_create(&labels(&[("version", env!("CARGO_PKG_VERSION")), ("agent", &config.agent.name), ("engine", crate::engine::Engine::from_config(&config).name())]))
-        .set(1);
+    info.get_or_create(&labels(&[
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("agent", &config.agent.name),
+        ("engine", crate::engine::Engine::from_config(&config).name()),
+    ]))
+    .set(1);
     r.register("build_info", "dreamd's version, the agent and the engine (always 1)", info);
 
     // Jobs and holds, from the job history.

@@ -75,7 +75,8 @@ impl Drop for Slot {
 }
 
 /// Who is asking, before the route: the peer check on the socket, host/origin/token on TCP.
-fn admit(api: &Api, peer: &Peer, req: &Request<Incoming>) -> Result<(), Response<Body>> {
+/// `None`: admitted; otherwise the refusal to send.
+fn admit(api: &Api, peer: &Peer, req: &Request<Incoming>) -> Option<Response<Body>> {
     let config = api.ctx.config();
     let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let refusal = match peer {
@@ -83,7 +84,7 @@ fn admit(api: &Api, peer: &Peer, req: &Request<Incoming>) -> Result<(), Response
             // SAFETY: geteuid has no preconditions.
             let me = unsafe { libc::geteuid() };
             match cred {
-                Some(c) if access::peer_allowed(c, me, &config.api.allowed_uids, &config.api.allowed_gids) => return Ok(()),
+                Some(c) if access::peer_allowed(c, me, &config.api.allowed_uids, &config.api.allowed_gids) => return None,
                 _ => {
                     api.ctx.metrics.api_refused("peer");
                     tracing::warn!(peer = %peer, "api: request refused: this user may not use the socket (api.allowed_uids, api.allowed_gids)");
@@ -92,10 +93,11 @@ fn admit(api: &Api, peer: &Peer, req: &Request<Incoming>) -> Result<(), Response
             }
         }
         Peer::Tcp(_) => {
-            let Some(tcp) = api.tcp.as_ref() else { return Ok(()) };
+            // (Unreachable without a TCP listener; nothing to check then: admitted.)
+            let tcp = api.tcp.as_ref()?;
             let hosts = config.api.tcp.as_ref().map(|t| t.allowed_hosts.clone()).unwrap_or_else(crate::config::api::default_allowed_hosts);
             match access::check_tcp(header(HOST), header(ORIGIN), header(AUTHORIZATION), &hosts, &tcp.token) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return None,
                 Err(r) => {
                     let why = match &r {
                         Refusal::Unauthorized(_) => "token",
@@ -109,7 +111,7 @@ fn admit(api: &Api, peer: &Peer, req: &Request<Incoming>) -> Result<(), Response
             }
         }
     };
-    Err(match refusal {
+    Some(match refusal {
         Refusal::Forbidden(m) => error(StatusCode::FORBIDDEN, "forbidden", &m),
         Refusal::Unauthorized(m) => {
             let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized", &m);
@@ -119,7 +121,7 @@ fn admit(api: &Api, peer: &Peer, req: &Request<Incoming>) -> Result<(), Response
     })
 }
 
-async fn route(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, Response<Body>> {
+async fn route(api: &Api, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -127,19 +129,29 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, Resp
         Match::Found(r, id) => (r.endpoint, id.unwrap_or_default()),
         Match::WrongMethod(allowed) => {
             let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            let mut resp = error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &format!("{method} is not allowed on {path}; use {}", list.join(", ")));
+            let mut resp = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &format!("{method} is not allowed on {path}; use {}", list.join(", ")),
+            );
             if let Ok(v) = HeaderValue::from_str(&list.join(", ")) {
                 resp.headers_mut().insert(ALLOW, v);
             }
-            return Err(resp);
+            return resp;
         }
         Match::NotFound => {
             let shown = crate::untrusted::one_line(&path, 200);
-            return Err(error(StatusCode::NOT_FOUND, "not_found", &format!("no such endpoint: {method} {shown}")));
+            return error(StatusCode::NOT_FOUND, "not_found", &format!("no such endpoint: {method} {shown}"));
         }
     };
-    let body = if method == Method::POST { Some(post_body(api, req).await?) } else { None };
-    let body = body.unwrap_or_default();
+    let body = if method == Method::POST {
+        match post_body(api, req).await {
+            Ok(b) => b,
+            Err(refused) => return *refused,
+        }
+    } else {
+        Bytes::new()
+    };
     let reply: Reply = match endpoint {
         Endpoint::Health => health::get(),
         Endpoint::Status => status::get(api).await,
@@ -156,19 +168,19 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, Resp
         Endpoint::ListGenerations => generations::list(api).await,
         Endpoint::Rollback => generations::rollback(api, &body).await,
     };
-    reply.map_err(|e| error_response(&e))
+    reply.unwrap_or_else(|e| error_response(&e))
 }
 
 /// A POST's body: JSON only (a browser's cross-site form cannot send that without asking
 /// first), within the size cap and the body timeout.
-async fn post_body(api: &Api, req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+async fn post_body(api: &Api, req: Request<Incoming>) -> Result<Bytes, Box<Response<Body>>> {
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !access::is_json(content_type) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             &format!("a POST must have Content-Type: application/json (got {:?})", content_type.unwrap_or("none")),
-        ));
+        )));
     }
     let config = api.ctx.config();
     http::read_body(req, config.api.max_body_bytes, config.api.body_timeout.0).await
@@ -177,8 +189,8 @@ async fn post_body(api: &Api, req: Request<Incoming>) -> Result<Bytes, Response<
 async fn handle(api: Api, peer: Peer, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let resp = match admit(&api, &peer, &req) {
-        Err(refused) => refused,
-        Ok(()) => route(&api, req).await.unwrap_or_else(|e| e),
+        Some(refused) => refused,
+        None => route(&api, req).await,
     };
     tracing::debug!(%method, path = %crate::untrusted::one_line(&path, 200), status = resp.status().as_u16(), "api request");
     Ok(resp)
@@ -293,4 +305,3 @@ async fn pause_after(e: std::io::Error) {
     tracing::warn!(error = %e, "accept failed");
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 }
-

@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn unknown_sub_paths_and_dot_segments_are_not_found() {
-        for path in ["/v1/jobs/1/nope", "/v1/jobs/..", "/v1/jobs/../health", "/v1/./health", "/v1//jobs", "/v1/jobs/", "/v1/health/x", "/"] {
+        for path in ["/v1/jobs/1/nope", "/v1/jobs/..", "/v1/jobs/../health", "/v1/./health", "/v1//jobs", "/v1/jobs/", "/v1/health/x", "/"]
+        {
             for method in [Method::GET, Method::POST, Method::DELETE] {
                 assert_eq!(find(&ROUTES, &method, path), Match::NotFound, "{method} {path}");
             }

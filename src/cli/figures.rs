@@ -39,11 +39,7 @@ pub fn lines(m: &Value, width: usize) -> String {
             (Some(fb), Some(fa)) => format!(" in {fb} → {fa} files"),
             _ => String::new(),
         };
-        let note = if managed.is_empty() {
-            String::new()
-        } else {
-            format!(", dreamd-managed {} included", managed.join(", "))
-        };
+        let note = if managed.is_empty() { String::new() } else { format!(", dreamd-managed {} included", managed.join(", ")) };
         line("all files", format!("{b} → {a} bytes ({}){files}{note}", pct(b, a)));
     }
     if let (Some(b), Some(a)) = (n(m, "entries_before"), n(m, "entries_after")) {
@@ -66,8 +62,14 @@ mod tests {
             "files_before": 7, "files_after": 8, "entries_before": 45, "entries_after": 31, "tokens_before": 897, "tokens_after": 791,
             "managed_files": ["insights.md"]});
         let text = lines(&m, 10);
-        assert!(text.contains("memory     3585 → 2422 bytes (32.4% smaller): the agent's files, the figure the reduction check compares"), "{text}");
-        assert!(text.contains("all files  3585 → 3161 bytes (11.8% smaller) in 7 → 8 files, dreamd-managed insights.md included"), "{text}");
+        assert!(
+            text.contains("memory     3585 → 2422 bytes (32.4% smaller): the agent's files, the figure the reduction check compares"),
+            "{text}"
+        );
+        assert!(
+            text.contains("all files  3585 → 3161 bytes (11.8% smaller) in 7 → 8 files, dreamd-managed insights.md included"),
+            "{text}"
+        );
         assert!(text.contains("entries    45 → 31: every entry"), "{text}");
         assert_eq!(short(&m), "3585→2422");
     }

@@ -88,7 +88,15 @@ pub fn jobs(v: &Value) -> String {
         })
         .collect();
     rows.extend(rollbacks.iter().map(|r| {
-        let row = vec![format!("R{}", s(r, "/id")), "rollback".into(), s(r, "/by"), "-".into(), short_time(&s(r, "/at")), "-".into(), rollback_summary(r)];
+        let row = vec![
+            format!("R{}", s(r, "/id")),
+            "rollback".into(),
+            s(r, "/by"),
+            "-".into(),
+            short_time(&s(r, "/at")),
+            "-".into(),
+            rollback_summary(r),
+        ];
         (s(r, "/at"), row)
     }));
     // Newest first; RFC 3339 times in UTC sort as text.

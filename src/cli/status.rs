@@ -167,7 +167,11 @@ pub fn render(v: &Value) -> String {
         match v.pointer("/running_job").filter(|j| !j.is_null()) {
             None => "none".to_string(),
             Some(j) => {
-                let mut s = format!("job {} {}", text(j, "/id").unwrap_or_else(dash), text(j, "/phase").or_else(|| text(j, "/status")).unwrap_or_else(dash));
+                let mut s = format!(
+                    "job {} {}",
+                    text(j, "/id").unwrap_or_else(dash),
+                    text(j, "/phase").or_else(|| text(j, "/status")).unwrap_or_else(dash)
+                );
                 if let Some(w) = j.get("waiting_for_lock").filter(|w| !w.is_null()) {
                     s.push_str(&format!(
                         ": waiting for the agent's lock ({}) since {}, next try {}",
@@ -181,7 +185,14 @@ pub fn render(v: &Value) -> String {
         },
     );
     let held: Vec<String> = v.pointer("/held_jobs").and_then(Value::as_array).into_iter().flatten().map(|x| x.to_string()).collect();
-    o.line("held", if held.is_empty() { "none".into() } else { format!("job {} (dreamd diff ID; dreamd approve ID or dreamd discard ID)", held.join(", ")) });
+    o.line(
+        "held",
+        if held.is_empty() {
+            "none".into()
+        } else {
+            format!("job {} (dreamd diff ID; dreamd approve ID or dreamd discard ID)", held.join(", "))
+        },
+    );
     o.line(
         "last job",
         match v.pointer("/last_job").filter(|j| !j.is_null()) {
@@ -244,7 +255,8 @@ pub fn render(v: &Value) -> String {
         })
         .collect();
     o.0.push_str(&table(&["PART", "STATE", "SINCE", "RESTARTS", "LAST ERROR"], &rows));
-    let restart: Vec<String> = v.pointer("/restart_needed").and_then(Value::as_array).into_iter().flatten().filter_map(|k| k.as_str().map(String::from)).collect();
+    let restart: Vec<String> =
+        v.pointer("/restart_needed").and_then(Value::as_array).into_iter().flatten().filter_map(|k| k.as_str().map(String::from)).collect();
     if !restart.is_empty() {
         o.0.push_str(&format!("restart dreamd to apply: {}\n", restart.join(", ")));
     }
@@ -267,7 +279,11 @@ fn lock(v: &Value) -> String {
             format!("held by dreamd for the running job since {}", since.unwrap_or_default())
         }
         Some("ours") => format!("free (dreamd's last consolidation {})", since.unwrap_or_else(|| "-".into())),
-        Some("free") => format!("free ({}, last consolidation {})", text(&l, "/why").unwrap_or_default().replace('_', " "), since.unwrap_or_else(|| "-".into())),
+        Some("free") => format!(
+            "free ({}, last consolidation {})",
+            text(&l, "/why").unwrap_or_default().replace('_', " "),
+            since.unwrap_or_else(|| "-".into())
+        ),
         _ => "free (no lock file)".into(),
     }
 }
@@ -337,7 +353,8 @@ mod tests {
         let out = render(&v);
         assert!(out.contains("held by dreamd for the running job"), "{out}");
         assert!(out.contains("running      job 2 dreaming"), "{out}");
-        v["gate"]["agent_lock"] = json!({"state": "held_by_other", "pid": 42, "since": "2026-11-25T22:00:00Z", "stale_at": "2026-11-25T23:00:00Z"});
+        v["gate"]["agent_lock"] =
+            json!({"state": "held_by_other", "pid": 42, "since": "2026-11-25T22:00:00Z", "stale_at": "2026-11-25T23:00:00Z"});
         assert!(render(&v).contains("held by pid 42 since 2026-11-25 22:00:00, taken over as stale at 2026-11-25 23:00:00"));
     }
 

@@ -116,10 +116,15 @@ pub fn outcome(v: &Value, json: bool) -> Result<()> {
         "unchanged" => (exit::OK, format!("job {id} found nothing to change")),
         "held" => {
             let why = j["decision"].as_str().unwrap_or("").trim_start_matches("held: ");
-            (exit::HELD, format!("job {id} is held for review: {why}\nnext: dreamd diff {id}, then dreamd approve {id} or dreamd discard {id}"))
+            (
+                exit::HELD,
+                format!("job {id} is held for review: {why}\nnext: dreamd diff {id}, then dreamd approve {id} or dreamd discard {id}"),
+            )
         }
         "failed" => (exit::NOT_DONE, format!("job {id} failed: {}", j["error"].as_str().unwrap_or("see dreamd log"))),
-        "canceled" => (exit::NOT_DONE, format!("job {id} was canceled{}", j["decided_by"].as_str().map(|b| format!(" by {b}")).unwrap_or_default())),
+        "canceled" => {
+            (exit::NOT_DONE, format!("job {id} was canceled{}", j["decided_by"].as_str().map(|b| format!(" by {b}")).unwrap_or_default()))
+        }
         "stale" => (exit::NOT_DONE, format!("job {id} went stale: the live store changed while it dreamed; ask again")),
         "discarded" => (exit::NOT_DONE, format!("job {id} was discarded")),
         other => anyhow::bail!("job {id} is still {other}: the daemon stopped answering before it finished"),

@@ -123,7 +123,12 @@ mod tests {
 
     fn tcp(listen: &str) -> ApiConfig {
         ApiConfig {
-            tcp: Some(TcpConfig { listen: listen.into(), token_file: None, allowed_hosts: default_allowed_hosts(), force_non_loopback: false }),
+            tcp: Some(TcpConfig {
+                listen: listen.into(),
+                token_file: None,
+                allowed_hosts: default_allowed_hosts(),
+                force_non_loopback: false,
+            }),
             ..Default::default()
         }
     }

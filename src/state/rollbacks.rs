@@ -174,7 +174,12 @@ mod tests {
     fn rolling_back_a_rollback_brings_the_jobs_back() {
         let h = [Apply { saved: 1, job: 1 }, Restore { saved: 2, restored: 1 }, Restore { saved: 3, restored: 2 }];
         assert_eq!(replay(&h).0, BTreeSet::from([1]));
-        let h = [Apply { saved: 1, job: 1 }, Restore { saved: 2, restored: 1 }, Restore { saved: 3, restored: 2 }, Restore { saved: 4, restored: 1 }];
+        let h = [
+            Apply { saved: 1, job: 1 },
+            Restore { saved: 2, restored: 1 },
+            Restore { saved: 3, restored: 2 },
+            Restore { saved: 4, restored: 1 },
+        ];
         assert!(replay(&h).0.is_empty());
     }
 
