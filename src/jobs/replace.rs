@@ -83,7 +83,12 @@ pub fn restore(ctx: &Context, generation: Option<i64>, by: &str) -> Result<Rollb
             ReplaceError::LockBusy { .. } => OpError::Conflict(format!("{e}; roll back when the agent is done")),
             ReplaceError::Failed(e) => OpError::Internal(e),
         })?;
-    let rollback = ctx.state.record_rollback(ctx.now(), by, target.id, saved)?;
+    let rollback = ctx.state.record_rollback(ctx.now(), by, target.id, saved).map_err(|e| {
+        OpError::Internal(e.context(format!(
+            "generation {} was restored (the replaced store is generation {saved}), but the rollback could not be recorded",
+            target.id
+        )))
+    })?;
     tracing::info!(restored = target.id, saved, undid = %rollback.undid_jobs.iter().map(i64::to_string).collect::<Vec<_>>().join(","), by, "rolled back");
     Ok(RollbackOutcome { restored: target.id, saved_as: saved, rollback })
 }
