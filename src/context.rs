@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::{join_error_message, OpError};
 use crate::gate::{Decision, Trigger};
 use crate::job::JobStatus;
+use crate::metrics::Metrics;
 use crate::stage::JobDir;
 use crate::state::{Job, JobEvent, State};
 use crate::supervise::Health;
@@ -87,6 +88,8 @@ pub struct Context {
     watcher: Mutex<Option<WatcherView>>,
     restart_needed: Mutex<Vec<String>>,
     pub health: Arc<Health>,
+    /// Counters and histograms for `GET /metrics`.
+    pub metrics: Metrics,
     blocking: Arc<Semaphore>,
     /// Cancelled when the daemon stops; every part ends on it.
     pub shutdown: CancellationToken,
@@ -97,7 +100,7 @@ impl Context {
         Arc::new(Context {
             config: watch::Sender::new(Arc::new(config)),
             state,
-            clock,
+            clock: clock.clone(),
             events: broadcast::channel(1024).0,
             notices: broadcast::channel(256).0,
             scans: watch::Sender::new(None),
@@ -110,6 +113,7 @@ impl Context {
             watcher: Mutex::new(None),
             restart_needed: Mutex::new(Vec::new()),
             health: Arc::new(Health::new()),
+            metrics: Metrics::new(clock.now().timestamp_millis() as f64 / 1000.0),
             blocking: Arc::new(Semaphore::new(BLOCKING_PERMITS)),
             shutdown,
         })

@@ -44,7 +44,7 @@ pub async fn bind(config: &Config) -> Result<UnixListener> {
     // like dreamd's, and would keep the umask's mode.
     crate::store::prepare_state_dir(&config.state_dir)
         .with_context(|| format!("cannot create state directory {}", config.state_dir.display()))?;
-    api::bind(&config.socket_path()).await
+    api::bind(&config.socket_path(), config.api.shares_socket()).await
 }
 
 /// Run until `shutdown` is cancelled or a part fails critically.
@@ -80,6 +80,9 @@ pub async fn start(opts: Options, listener: UnixListener, shutdown: Cancellation
     let ctx = Context::new(config, state, clock, stop.clone());
     recover_journal(&ctx).await;
 
+    let tcp = api::tcp::bind(&ctx.config()).await?;
+    let tcp_info = tcp.as_ref().and_then(|t| Some((t.listener.local_addr().ok()?, t.token.clone())));
+    let tcp = tcp.map(|t| Arc::new(t.listener));
     let listener = Arc::new(listener);
     let socket = listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.to_path_buf()));
     let (jobs, inbox) = Jobs::channel();
@@ -91,9 +94,9 @@ pub async fn start(opts: Options, listener: UnixListener, shutdown: Cancellation
         supervisor.spawn("job_owner", move || jobs::run_owner(ctx.clone(), inbox.clone()));
     }
     {
-        let api = Api { ctx: ctx.clone(), jobs: jobs.clone() };
-        let listener = listener.clone();
-        supervisor.spawn("api", move || api::serve(api.clone(), listener.clone()));
+        let api = Api::new(ctx.clone(), jobs.clone(), tcp_info.clone());
+        let (listener, tcp) = (listener.clone(), tcp.clone());
+        supervisor.spawn("api", move || api::serve(api.clone(), listener.clone(), tcp.clone()));
     }
     {
         let ctx = ctx.clone();
@@ -109,6 +112,9 @@ pub async fn start(opts: Options, listener: UnixListener, shutdown: Cancellation
     }
     let config = ctx.config();
     tracing::info!(agent = %config.agent.name, socket = %socket.as_deref().map_or("unnamed".into(), |p| p.display().to_string()), memory_dir = %config.agent.memory_dir.display(), "dreamd is running");
+    if let Some((address, _)) = &tcp_info {
+        tracing::info!(%address, token_file = %config.token_path().unwrap_or_default().display(), "API also on TCP (bearer token)");
+    }
 
     // systemd (Type=notify): recovered, socket bound, parts started.
     crate::systemd::notify_ready();

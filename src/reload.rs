@@ -5,8 +5,8 @@
 use crate::config::{self, Config};
 use crate::context::Context;
 
-/// Keys read once at start.
-pub const RESTART_ONLY: [&str; 3] = ["state_dir", "api.socket", "agent.memory_dir"];
+/// Keys read once at start (a key and everything under it).
+pub const RESTART_ONLY: [&str; 4] = ["state_dir", "api.socket", "api.tcp", "agent.memory_dir"];
 
 /// Re-read the config file; keep the old config if the new one is invalid.
 pub fn reload(ctx: &Context) {
@@ -25,7 +25,7 @@ pub fn reload(ctx: &Context) {
             }
             let restart: Vec<String> = changes
                 .iter()
-                .filter(|c| RESTART_ONLY.iter().any(|k| c.starts_with(&format!("{k}:"))))
+                .filter(|c| RESTART_ONLY.iter().any(|k| c.starts_with(&format!("{k}:")) || c.starts_with(&format!("{k}."))))
                 .map(|c| c.split(':').next().unwrap_or(c).to_string())
                 .collect();
             if !restart.is_empty() {
@@ -34,6 +34,7 @@ pub fn reload(ctx: &Context) {
             let mut merged = new;
             merged.state_dir = old.state_dir.clone();
             merged.api.socket = old.api.socket.clone();
+            merged.api.tcp = old.api.tcp.clone();
             merged.agent.memory_dir = old.agent.memory_dir.clone();
             tracing::info!(changes = %changes.join("; "), "config reloaded");
             ctx.set_restart_needed(restart);

@@ -1,12 +1,11 @@
 //! `POST /v1/dreams`: a dream asked for by a person. The gate decides, with `force` bypassing
 //! thresholds, interval and quiet period but never quota, budget, lock or single flight.
 
-use super::http::{read_json, respond, Reply};
+use super::http::{parse_json, respond, Reply};
 use super::Api;
 use crate::gate::Trigger;
 use crate::triggers::evaluate;
-use hyper::body::Incoming;
-use hyper::{Request, StatusCode};
+use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,8 +16,8 @@ struct DreamRequest {
     force: bool,
 }
 
-pub async fn post(api: &Api, req: Request<Incoming>) -> Reply {
-    let body: DreamRequest = read_json(req).await?;
+pub async fn post(api: &Api, body: &[u8]) -> Reply {
+    let body: DreamRequest = parse_json(body)?;
     let trigger = Trigger::Manual { force: body.force };
     // A fresh look: a person asking expects the store as it is now.
     let (scan, view) = api
@@ -28,6 +27,7 @@ pub async fn post(api: &Api, req: Request<Incoming>) -> Reply {
             evaluate::evaluate(ctx, trigger, &scan).map(|v| (scan, v))
         })
         .await??;
+    crate::triggers::record_decision(&api.ctx, trigger, &view.decision);
     if !view.decision.is_fire() {
         tracing::info!(reason = %view.decision.reason().message, "gate: manual dream refused");
         return Err(evaluate::refusal(&view.decision));

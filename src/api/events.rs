@@ -1,7 +1,7 @@
 //! `GET /v1/jobs/ID/events[?after=N][&follow=true]`: a job's log; with `follow`, streamed as
 //! NDJSON until the job is done (or held) or the client goes away.
 
-use super::http::{ok, parse_id, query_param, Body, Reply};
+use super::http::{ok, parse_bool, parse_count, parse_id, query_param, Body, Reply};
 use super::Api;
 use crate::context::Context;
 use crate::job::JobStatus;
@@ -17,9 +17,10 @@ use tokio::sync::broadcast::error::RecvError;
 
 pub async fn get(api: &Api, id: &str, query: &str) -> Reply {
     let id = parse_id(id, "job id")?;
-    let after = query_param(query, "after").map(|v| parse_id(&v, "after")).transpose()?.unwrap_or(0);
+    let after = query_param(query, "after").map(|v| parse_count(&v, "after")).transpose()?.unwrap_or(0);
+    let stream = query_param(query, "follow").map(|v| parse_bool(&v, "follow")).transpose()?.unwrap_or(false);
     api.ctx.blocking(move |ctx| ctx.state.job(id)).await??;
-    if query_param(query, "follow").is_some_and(|v| v == "true" || v == "1") {
+    if stream {
         return Ok(follow(api.ctx.clone(), id, after));
     }
     let events = api.ctx.blocking(move |ctx| ctx.state.events(id, after)).await??;

@@ -1,9 +1,7 @@
 //! `GET /v1/generations` and `POST /v1/rollback`.
 
-use super::http::{ok, read_json, Reply};
+use super::http::{by, ok, parse_json, Reply};
 use super::Api;
-use hyper::body::Incoming;
-use hyper::Request;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,6 +10,8 @@ use serde_json::json;
 struct RollbackRequest {
     #[serde(default)]
     generation: Option<i64>,
+    #[serde(default)]
+    by: Option<String>,
 }
 
 pub async fn list(api: &Api) -> Reply {
@@ -19,8 +19,8 @@ pub async fn list(api: &Api) -> Reply {
     Ok(ok(json!({"generations": gens})))
 }
 
-pub async fn rollback(api: &Api, req: Request<Incoming>) -> Reply {
-    let body: RollbackRequest = read_json(req).await?;
-    let outcome = api.jobs.rollback(body.generation).await?;
+pub async fn rollback(api: &Api, body: &[u8]) -> Reply {
+    let body: RollbackRequest = parse_json(body)?;
+    let outcome = api.jobs.rollback(body.generation, &by(body.by.as_deref(), "api")).await?;
     Ok(ok(serde_json::to_value(outcome).map_err(anyhow::Error::from)?))
 }

@@ -1,17 +1,46 @@
-//! `GET /v1/jobs`, `GET /v1/jobs/ID` (with its report) and `GET /v1/jobs/ID/diff`. Read-only:
-//! job state is written by the job owner alone.
+//! `GET /v1/jobs` (with the rollbacks), `GET /v1/jobs/ID` (with its report) and
+//! `GET /v1/jobs/ID/diff`. Read-only: job state is written by the job owner alone.
+//!
+//! An applied job that a rollback took back carries `rolled_back` (the rollback); the list
+//! also has the recent `rollbacks`, so that both show in `dreamd jobs`.
 
 use super::http::{ok, parse_id, query_param, Reply};
 use super::Api;
 use crate::context::Context;
 use crate::diff;
 use crate::error::OpError;
+use crate::state::{Job, Rollback};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn with_rollback(job: &Job, undone: &BTreeMap<i64, Rollback>) -> Value {
+    let mut v = json!(job);
+    v["rolled_back"] = json!(undone.get(&job.id));
+    v
+}
 
 pub async fn list(api: &Api, query: &str) -> Reply {
-    let limit = query_param(query, "limit").map(|v| parse_id(&v, "limit")).transpose()?.unwrap_or(50).clamp(1, 1000);
-    let jobs = api.ctx.blocking(move |ctx| ctx.state.jobs(limit as usize)).await??;
-    Ok(ok(json!({"jobs": jobs})))
+    let limit = match query_param(query, "limit") {
+        Some(v) => parse_id(&v, "limit")?.min(1000),
+        None => 50,
+    };
+    let v = api
+        .ctx
+        .blocking(move |ctx| -> Result<Value, OpError> {
+            let jobs = ctx.state.jobs(limit as usize)?;
+            let undone = ctx.state.rolled_back_jobs()?;
+            // Rollbacks as recent as the oldest job listed (all of them when every job is).
+            let oldest = jobs.last().map(|j| j.created_at);
+            let rollbacks: Vec<Rollback> = ctx
+                .state
+                .rollbacks(limit as usize)?
+                .into_iter()
+                .filter(|r| jobs.len() < limit as usize || oldest.is_none_or(|t| r.at >= t))
+                .collect();
+            Ok(json!({"jobs": jobs.iter().map(|j| with_rollback(j, &undone)).collect::<Vec<_>>(), "rollbacks": rollbacks}))
+        })
+        .await??;
+    Ok(ok(v))
 }
 
 pub async fn show(api: &Api, id: &str) -> Reply {
@@ -20,8 +49,9 @@ pub async fn show(api: &Api, id: &str) -> Reply {
         .ctx
         .blocking(move |ctx| -> Result<Value, OpError> {
             let job = ctx.state.job(id)?;
+            let undone = ctx.state.rolled_back_jobs()?;
             let report = ctx.job_dir(id).read_report().ok();
-            Ok(json!({"job": job, "report": report}))
+            Ok(json!({"job": with_rollback(&job, &undone), "report": report}))
         })
         .await??;
     Ok(ok(v))

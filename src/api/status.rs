@@ -6,12 +6,18 @@ use crate::context::Context;
 use crate::error::OpError;
 use crate::gate::Trigger;
 use crate::job::JobStatus;
+use crate::lock::LockStatus;
 use crate::schedule::{self, CronSchedule};
 use crate::triggers::evaluate;
 use serde_json::{json, Value};
 
 pub async fn get(api: &Api) -> Reply {
-    Ok(ok(api.ctx.blocking(status).await??))
+    let mut v = api.ctx.blocking(status).await??;
+    v["api"] = json!({
+        "socket": api.ctx.config().socket_path(),
+        "tcp": api.tcp.as_ref().map(|t| t.address.to_string()),
+    });
+    Ok(ok(v))
 }
 
 fn status(ctx: &Context) -> Result<Value, OpError> {
@@ -62,6 +68,23 @@ fn status(ctx: &Context) -> Result<Value, OpError> {
             "last_dream_started": view.last_dream_started,
             "consecutive_failures": view.failures.consecutive,
             "agent_lock": view.lock,
+            // The lock file stays behind with dreamd's pid after a dream (its mtime is the last
+            // consolidation): "ours" means held only while a job is in flight.
+            "agent_lock_held": match &view.lock {
+                LockStatus::HeldByOther { .. } => true,
+                LockStatus::Ours { .. } => running.is_some(),
+                LockStatus::Free { .. } | LockStatus::Absent => false,
+            },
+        },
+        "triggers": {
+            "min_new_sessions": t.min_new_sessions,
+            "max_memory_bytes": t.max_memory_bytes,
+            "max_memory_files": t.max_memory_files,
+            "max_index_lines": t.max_index_lines,
+            "min_interval": t.min_interval,
+            "quiet_period": t.quiet_period,
+            "session_idle": t.session_idle,
+            "schedule_requires_new_sessions": t.schedule_requires_new_sessions,
         },
         "triggering": {
             "last_evaluated_at": triggering.last_evaluated_at,

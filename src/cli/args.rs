@@ -89,13 +89,16 @@ pub enum Command {
     },
     /// What the daemon sees and would do
     Status(Target),
-    /// Ask for a dream now; the gate decides (exit 3 when it says not now)
+    /// Ask for a dream now; the gate decides (exit 3 when it says not now); --wait follows it to its outcome
     Dream {
         #[command(flatten)]
         target: Target,
         /// Bypass thresholds, min_interval, the quiet period and failure backoff (never quota, budget, the agent's lock or a running dream)
         #[arg(long)]
         force: bool,
+        /// Follow the dream's log with a progress line and exit with its outcome (0 applied or nothing to change, 6 held for review, 7 failed, canceled or stale)
+        #[arg(long)]
+        wait: bool,
     },
     /// Recent jobs, newest first
     Jobs {

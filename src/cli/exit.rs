@@ -13,15 +13,21 @@ pub const USAGE: u8 = 2;
 pub const NOT_NOW: u8 = 3;
 pub const NOT_FOUND: u8 = 4;
 pub const CONFLICT: u8 = 5;
+/// `dream --wait`: the dream ended held for a person.
+pub const HELD: u8 = 6;
+/// `dream --wait`: the dream did not complete.
+pub const NOT_DONE: u8 = 7;
 
 /// (code, meaning): the one table every document is generated from.
-pub const EXIT_CODES: [(u8, &str); 6] = [
+pub const EXIT_CODES: [(u8, &str); 8] = [
     (OK, "success; also a dream request folded into the dream already running"),
     (ERROR, "error: invalid config, daemon unreachable or unhealthy, a failed request"),
     (USAGE, "usage: unknown verb or option, bad argument"),
     (NOT_NOW, "refused for now: the gate said wait or deny (thresholds, interval, quota, budget, the agent's lock)"),
     (NOT_FOUND, "no such job or generation"),
     (CONFLICT, "the job's state does not allow it (approve an applied job, cancel a finished one)"),
+    (HELD, "dream --wait: the dream was held for review (dreamd diff, then approve or discard)"),
+    (NOT_DONE, "dream --wait: the dream failed, was canceled or went stale"),
 ];
 
 pub const EXIT_CODES_HELP: &str = "Exit status:
@@ -30,7 +36,9 @@ pub const EXIT_CODES_HELP: &str = "Exit status:
   2  usage: unknown verb or option, bad argument
   3  refused for now: the gate said wait or deny (thresholds, interval, quota, budget, the agent's lock)
   4  no such job or generation
-  5  the job's state does not allow it (approve an applied job, cancel a finished one)";
+  5  the job's state does not allow it (approve an applied job, cancel a finished one)
+  6  dream --wait: the dream was held for review (dreamd diff, then approve or discard)
+  7  dream --wait: the dream failed, was canceled or went stale";
 
 /// An outcome already explained to the user in full, ending with a given exit code
 /// (a refused dream is not an "error:").

@@ -5,7 +5,10 @@ pub mod args;
 pub mod client;
 pub mod docs;
 pub mod exit;
+mod figures;
 pub mod render;
+mod status;
+mod wait;
 
 pub use args::{Cli, Command, LayoutArg, LogFormat, Target};
 
@@ -83,10 +86,10 @@ pub async fn client_command(cmd: Command) -> Result<()> {
         }
         Command::Status(t) => {
             let v = Client::new(&socket_of(&t)?).get("/v1/status").await?;
-            print(&t, &v, render::key_values);
+            print(&t, &v, status::render);
             Ok(())
         }
-        Command::Dream { target, force } => dream(&target, force).await,
+        Command::Dream { target, force, wait } => dream(&target, force, wait).await,
         Command::Health { target, timeout } => health(&target, timeout.0).await,
         Command::Completions { shell } => {
             docs::completions(shell, &mut std::io::stdout());
@@ -137,9 +140,16 @@ pub async fn client_command(cmd: Command) -> Result<()> {
         Command::Discard { job, target } => decide(&target, job, "discard").await,
         Command::Cancel { job, target } => decide(&target, job, "cancel").await,
         Command::Rollback { generation, target } => {
-            let v = Client::new(&socket_of(&target)?).post("/v1/rollback", &json!({"generation": generation})).await?;
+            let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let body = json!({"generation": generation, "by": format!("cli:{who}")});
+            let v = Client::new(&socket_of(&target)?).post("/v1/rollback", &body).await?;
             print(&target, &v, |v| {
-                format!("restored generation {}; the store it replaced is generation {}\n", v["restored"], v["saved_as"])
+                format!(
+                    "rollback R{}: {}; the store it replaced is generation {}\n",
+                    v["rollback"]["id"],
+                    render::rollback_summary(&v["rollback"]),
+                    v["saved_as"]
+                )
             });
             Ok(())
         }
@@ -153,9 +163,11 @@ pub async fn client_command(cmd: Command) -> Result<()> {
 
 /// Ask for a dream. The gate saying "not now" is an answer, not a failure of dreamd: say why,
 /// and when `--force` would help, say so. A request folded into the running dream is news.
-async fn dream(target: &Target, force: bool) -> Result<()> {
+/// With `--wait`, follow the job (started or folded into) to its outcome.
+async fn dream(target: &Target, force: bool, wait: bool) -> Result<()> {
     let client = Client::new(&socket_of(target)?);
     let err = match client.post("/v1/dreams", &json!({"force": force})).await {
+        Ok(v) if wait => return wait::follow(&client, target.json, v["job"]["id"].as_i64().unwrap_or(0)).await,
         Ok(v) => {
             print(target, &v, |v| format!("dream requested: job {} ({})\n", v["job"]["id"], v["job"]["status"].as_str().unwrap_or("?")));
             return Ok(());
@@ -173,6 +185,12 @@ async fn dream(target: &Target, force: bool) -> Result<()> {
                 .flatten()
                 .find(|j| matches!(j["status"].as_str(), Some("queued" | "running" | "staged" | "approved")))
                 .cloned();
+            if let Some(id) = running.as_ref().and_then(|j| j["id"].as_i64()).filter(|_| wait) {
+                if !target.json {
+                    eprintln!("a dream is already in progress (job {id}); this request is folded into it");
+                }
+                return wait::follow(&client, target.json, id).await;
+            }
             let v = json!({"folded": true, "job": running, "message": api.message});
             print(target, &v, |v| match v["job"].as_object() {
                 Some(j) => format!(
@@ -256,21 +274,15 @@ fn consolidate(
         anyhow::bail!("{} exists and is not empty; choose an empty or new directory", out.display());
     }
     candidate.write_to(out)?;
+    // dreamd's figures, as `show` prints them for a job (not the engine's totals).
+    let figures = serde_json::to_value(crate::figures::compare(&input.store, &candidate, layout, &input.pins))?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        v["figures"] = figures;
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        let t = &report.totals;
-        let pct = if t.bytes_before > 0 { 100.0 * (t.bytes_before as f64 - t.bytes_after as f64) / t.bytes_before as f64 } else { 0.0 };
-        println!(
-            "{} changes; {} → {} bytes ({pct:.1}% smaller), {} → {} entries, ~{} → ~{} tokens",
-            report.changes.len(),
-            t.bytes_before,
-            t.bytes_after,
-            t.entries_before,
-            t.entries_after,
-            t.tokens_before,
-            t.tokens_after
-        );
+        println!("{} changes", report.changes.len());
+        print!("{}", figures::lines(&figures, 10));
         for c in &report.changes {
             println!("  {}  {:<13} {:<22} {}", c.id, serde_json::to_value(c.kind)?.as_str().unwrap_or("?"), c.file, c.reason);
         }

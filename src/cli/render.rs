@@ -10,12 +10,11 @@ fn s(v: &Value, ptr: &str) -> String {
     }
 }
 
-fn short_time(t: &str) -> String {
-    // 2026-06-01T10:00:00.123+00:00 → 2026-06-01 10:00:00
-    if t.len() >= 19 && t.as_bytes()[10] == b'T' {
-        format!("{} {}", &t[..10], &t[11..19])
-    } else {
-        t.to_string()
+/// `2026-06-01T10:00:00.123+00:00` → `2026-06-01 10:00:00` (UTC); anything else as it is.
+pub fn short_time(t: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(t) {
+        Ok(d) => d.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => t.to_string(),
     }
 }
 
@@ -39,34 +38,71 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn bytes_change(job: &Value) -> String {
-    match (job.pointer("/metrics/bytes_before"), job.pointer("/metrics/bytes_after")) {
-        (Some(b), Some(a)) => format!("{b}→{a}"),
-        _ => "-".into(),
+/// A job's status, and whether a rollback took it back.
+fn job_status(j: &Value) -> String {
+    match j.get("rolled_back").filter(|r| !r.is_null()) {
+        Some(r) => format!("{}, rolled back (R{})", s(j, "/status"), s(r, "/id")),
+        None => s(j, "/status"),
     }
 }
 
+fn ids(v: &Value, key: &str) -> Vec<String> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten().map(|x| x.to_string()).collect()
+}
+
+/// What a rollback did, in a few words.
+pub fn rollback_summary(r: &Value) -> String {
+    let mut out = format!("restored generation {}", s(r, "/restored_generation"));
+    let (undid, redid) = (ids(r, "undid_jobs"), ids(r, "redid_jobs"));
+    if !undid.is_empty() {
+        out.push_str(&format!("; undid job {}", undid.join(", ")));
+    }
+    if !redid.is_empty() {
+        out.push_str(&format!("; brought back job {}", redid.join(", ")));
+    }
+    out
+}
+
+/// Jobs and the rollbacks among them, newest first. MEMORY is the agent's files before and
+/// after, in bytes (the reduction check's figure).
 pub fn jobs(v: &Value) -> String {
     let empty = vec![];
     let jobs = v.get("jobs").and_then(Value::as_array).unwrap_or(&empty);
-    if jobs.is_empty() {
+    let rollbacks = v.get("rollbacks").and_then(Value::as_array).unwrap_or(&empty);
+    if jobs.is_empty() && rollbacks.is_empty() {
         return "no jobs yet\n".into();
     }
-    let rows: Vec<Vec<String>> = jobs
+    let mut rows: Vec<(String, Vec<String>)> = jobs
         .iter()
         .map(|j| {
-            vec![
+            let row = vec![
                 s(j, "/id"),
-                s(j, "/status"),
+                job_status(j),
                 s(j, "/trigger"),
                 s(j, "/engine"),
                 short_time(&s(j, "/created_at")),
-                bytes_change(j),
+                super::figures::short(&j["metrics"]),
                 s(j, "/decision"),
-            ]
+            ];
+            (s(j, "/created_at"), row)
         })
         .collect();
-    table(&["ID", "STATUS", "TRIGGER", "ENGINE", "CREATED", "BYTES", "DECISION"], &rows)
+    rows.extend(rollbacks.iter().map(|r| {
+        let row = vec![
+            format!("R{}", s(r, "/id")),
+            "rollback".into(),
+            s(r, "/by"),
+            "-".into(),
+            short_time(&s(r, "/at")),
+            "-".into(),
+            rollback_summary(r),
+        ];
+        (s(r, "/at"), row)
+    }));
+    // Newest first; RFC 3339 times in UTC sort as text.
+    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
+    table(&["ID", "STATUS", "TRIGGER", "ENGINE", "CREATED", "MEMORY", "DECISION"], &rows)
 }
 
 pub fn job(v: &Value) -> String {
@@ -87,6 +123,9 @@ pub fn job(v: &Value) -> String {
         ("generation", "/generation"),
     ] {
         let mut val = s(j, ptr);
+        if ptr.ends_with("_at") && val != "-" {
+            val = short_time(&val);
+        }
         if label.starts_with("cost") {
             val = format!("${} / ${}", val, s(j, "/cost_usd"));
         }
@@ -94,17 +133,18 @@ pub fn job(v: &Value) -> String {
             out.push_str(&format!("{label:<18} {val}\n"));
         }
     }
-    if let Some(m) = j.get("metrics").filter(|m| !m.is_null()) {
+    if let Some(r) = j.get("rolled_back").filter(|r| !r.is_null()) {
         out.push_str(&format!(
-            "{:<18} {} → {} bytes, {} → {} entries, ~{} → ~{} tokens\n",
-            "size",
-            s(m, "/bytes_before"),
-            s(m, "/bytes_after"),
-            s(m, "/entries_before"),
-            s(m, "/entries_after"),
-            s(m, "/tokens_before"),
-            s(m, "/tokens_after")
+            "{:<18} by rollback R{} at {} ({}): {}\n",
+            "rolled back",
+            s(r, "/id"),
+            short_time(&s(r, "/at")),
+            s(r, "/by"),
+            rollback_summary(r)
         ));
+    }
+    if let Some(m) = j.get("metrics").filter(|m| !m.is_null()) {
+        out.push_str(&super::figures::lines(m, 18));
     }
     if let Some(checks) = j.pointer("/policy/checks").and_then(Value::as_array) {
         out.push_str(&checks_section(&s(j, "/id"), &s(j, "/status"), checks));
@@ -238,26 +278,6 @@ pub fn generations(v: &Value) -> String {
         .map(|g| vec![s(g, "/id"), short_time(&s(g, "/created_at")), s(g, "/job_id"), s(g, "/reason"), s(g, "/bytes"), s(g, "/files")])
         .collect();
     table(&["GEN", "CREATED", "JOB", "REASON", "BYTES", "FILES"], &rows)
-}
-
-/// Flatten a JSON object into `key: value` lines, nested keys dotted.
-pub fn key_values(v: &Value) -> String {
-    fn walk(prefix: &str, v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&p, x, out);
-                }
-            }
-            Value::Null => out.push_str(&format!("{prefix:<28} -\n")),
-            Value::String(x) => out.push_str(&format!("{prefix:<28} {x}\n")),
-            other => out.push_str(&format!("{prefix:<28} {other}\n")),
-        }
-    }
-    let mut out = String::new();
-    walk("", v, &mut out);
-    out
 }
 
 pub fn event(e: &Value) -> String {

@@ -3,11 +3,13 @@
 //! Unknown keys are errors, and every error names `file:line:column`, what is wrong and
 //! what is expected, so an operator can fix a config without reading the source.
 
+pub mod api;
 pub mod duration;
 pub mod paths;
 mod report;
 pub mod triggers;
 
+pub use api::{ApiConfig, TcpConfig};
 pub use duration::HumanDuration;
 pub use report::locate_key;
 pub use triggers::{LimitsConfig, TriggersConfig};
@@ -86,21 +88,6 @@ pub struct AgentConfig {
 
 fn default_agent_name() -> String {
     "agent".into()
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ApiConfig {
-    /// Unix socket path; relative paths resolve against the config file's directory.
-    pub socket: Option<PathBuf>,
-    /// Requests whose headers take longer than this are dropped.
-    pub header_timeout: HumanDuration,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig { socket: None, header_timeout: HumanDuration::secs(10) }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -314,11 +301,20 @@ impl Config {
         self.agent.sessions_dir = self.agent.sessions_dir.as_deref().map(abs);
         self.state_dir = abs(&self.state_dir);
         self.api.socket = self.api.socket.as_deref().map(abs);
+        if let Some(tcp) = self.api.tcp.as_mut() {
+            tcp.token_file = tcp.token_file.as_deref().map(abs);
+        }
     }
 
     /// The socket path: configured, or `state_dir/dreamd.sock`.
     pub fn socket_path(&self) -> PathBuf {
         self.api.socket.clone().unwrap_or_else(|| self.state_dir.join("dreamd.sock"))
+    }
+
+    /// The TCP listener's token file: configured, or `state_dir/api-token`.
+    pub fn token_path(&self) -> Option<PathBuf> {
+        let tcp = self.api.tcp.as_ref()?;
+        Some(tcp.token_file.clone().unwrap_or_else(|| self.state_dir.join("api-token")))
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -412,6 +408,9 @@ impl Config {
         }
         if self.limits.daily_budget_usd < 0.0 || self.limits.monthly_budget_usd.is_some_and(|m| m < 0.0) {
             return Err(err(&["limits", "daily_budget_usd"], "a budget is negative, expected an amount >= 0".into()));
+        }
+        if let Some((keys, message)) = api::problem(&self.api) {
+            return Err(err(keys, message));
         }
         if let Some(p) = paths::check(self) {
             return Err(err(p.key, p.message));

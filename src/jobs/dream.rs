@@ -90,21 +90,23 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
         return Ok(DreamOutcome::Unchanged { base_hash, cost_usd: output.cost_usd });
     }
 
-    // 4. Stage and 5. verify, together on the blocking pool.
-    let metrics = serde_json::to_value(&output.report.totals)?;
+    // 4. Stage and 5. verify, together on the blocking pool. The job's figures are dreamd's
+    //    own, from the two stores (see `figures`), not the engine's totals.
     let cost_usd = output.cost_usd;
     let candidate = Arc::new(output.candidate);
     let report = output.report;
     let c = candidate.clone();
     let expected = base_hash.clone();
-    let verified = ctx
-        .blocking(move |ctx| -> Result<Verified> {
+    let (verified, metrics) = ctx
+        .blocking(move |ctx| -> Result<(Verified, serde_json::Value)> {
             let dir = ctx.job_dir(id);
             let base = dir.staged_base()?;
             anyhow::ensure!(base.hash() == expected, "the staged base of job {id} changed while the engine ran");
             dir.finish(&base, &c, &report).context("cannot stage the candidate")?;
             ctx.emit(id, "staged", &format!("candidate staged in {}", dir.candidate().display()));
-            verify_staged(ctx, id, &ctx.config(), &base, &c, &report)
+            let config = ctx.config();
+            let figures = figures_of(&config, &base, &c)?;
+            Ok((verify_staged(ctx, id, &config, &base, &c, &report)?, figures))
         })
         .await??;
     Ok(DreamOutcome::Staged(Staged {
@@ -129,11 +131,12 @@ pub async fn resume(ctx: Arc<Context>, id: i64) -> Result<DreamOutcome> {
         if job.base_hash.as_deref() != Some(base_hash.as_str()) || job.candidate_hash.as_deref() != Some(candidate_hash.as_str()) {
             anyhow::bail!("the staged files of job {id} are not the ones recorded (cut short by a crash?); request a new dream");
         }
-        let verified = verify_staged(ctx, id, &ctx.config(), &base, &candidate, &report)?;
+        let config = ctx.config();
+        let verified = verify_staged(ctx, id, &config, &base, &candidate, &report)?;
         Ok(DreamOutcome::Staged(Staged {
             base_hash,
             candidate_hash,
-            metrics: serde_json::to_value(&report.totals)?,
+            metrics: figures_of(&config, &base, &candidate)?,
             cost_usd: None,
             verified,
             candidate: Some(Arc::new(candidate)),
@@ -141,6 +144,11 @@ pub async fn resume(ctx: Arc<Context>, id: i64) -> Result<DreamOutcome> {
         }))
     })
     .await?
+}
+
+fn figures_of(config: &Config, base: &Store, candidate: &Store) -> Result<serde_json::Value> {
+    let pins = PinRules::new(&config.policy.pinned_patterns)?;
+    Ok(serde_json::to_value(crate::figures::compare(base, candidate, config.agent.layout, &pins))?)
 }
 
 fn verify_staged(ctx: &Context, id: i64, config: &Config, base: &Store, candidate: &Store, report: &Report) -> Result<Verified> {

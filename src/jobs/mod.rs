@@ -36,7 +36,7 @@ pub enum Command {
     Cancel { id: i64, by: String, reply: Reply<Job> },
     Approve { id: i64, by: String, reply: Reply<Job> },
     Discard { id: i64, by: String, reply: Reply<Job> },
-    Rollback { generation: Option<i64>, reply: Reply<RollbackOutcome> },
+    Rollback { generation: Option<i64>, by: String, reply: Reply<RollbackOutcome> },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +45,8 @@ pub struct RollbackOutcome {
     pub restored: i64,
     /// The generation that keeps the store that was live before the rollback.
     pub saved_as: i64,
+    /// The rollback as recorded: who asked, and the jobs it took back.
+    pub rollback: crate::state::Rollback,
 }
 
 /// The way to the job owner. Cheap to clone.
@@ -89,7 +91,7 @@ impl Jobs {
     }
 
     /// Restore a generation (default: the newest).
-    pub async fn rollback(&self, generation: Option<i64>) -> Result<RollbackOutcome, OpError> {
-        self.ask(|reply| Command::Rollback { generation, reply }).await
+    pub async fn rollback(&self, generation: Option<i64>, by: &str) -> Result<RollbackOutcome, OpError> {
+        self.ask(|reply| Command::Rollback { generation, by: by.into(), reply }).await
     }
 }

@@ -61,7 +61,7 @@ impl Owner {
                 let r = self.discard(id, &by);
                 send(reply, r)
             }
-            Command::Rollback { generation, reply } => self.rollback(generation, reply),
+            Command::Rollback { generation, by, reply } => self.rollback(generation, by, reply),
         }
     }
 

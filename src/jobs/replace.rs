@@ -61,8 +61,10 @@ pub fn replace_live(ctx: &Context, new: &Store, expected: &str, job_id: Option<i
 }
 
 /// Restore a generation (default: the newest). The store it replaces becomes a generation
-/// too, so a rollback can itself be rolled back.
-pub fn restore(ctx: &Context, generation: Option<i64>) -> Result<RollbackOutcome, OpError> {
+/// too, so a rollback can itself be rolled back. The rollback is recorded with the jobs it
+/// took back (after the store is replaced: a crash in between leaves the generation, named
+/// "rollback to generation N", without the record).
+pub fn restore(ctx: &Context, generation: Option<i64>, by: &str) -> Result<RollbackOutcome, OpError> {
     let gens = ctx.state.generations()?;
     let target = match generation {
         Some(id) => gens.iter().find(|g| g.id == id).ok_or_else(|| OpError::NotFound(format!("generation {id} not found")))?,
@@ -81,6 +83,12 @@ pub fn restore(ctx: &Context, generation: Option<i64>) -> Result<RollbackOutcome
             ReplaceError::LockBusy { .. } => OpError::Conflict(format!("{e}; roll back when the agent is done")),
             ReplaceError::Failed(e) => OpError::Internal(e),
         })?;
-    tracing::info!(restored = target.id, saved, "rolled back");
-    Ok(RollbackOutcome { restored: target.id, saved_as: saved })
+    let rollback = ctx.state.record_rollback(ctx.now(), by, target.id, saved).map_err(|e| {
+        OpError::Internal(e.context(format!(
+            "generation {} was restored (the replaced store is generation {saved}), but the rollback could not be recorded",
+            target.id
+        )))
+    })?;
+    tracing::info!(restored = target.id, saved, undid = %rollback.undid_jobs.iter().map(i64::to_string).collect::<Vec<_>>().join(","), by, "rolled back");
+    Ok(RollbackOutcome { restored: target.id, saved_as: saved, rollback })
 }

@@ -9,7 +9,7 @@ use tokio::task::JoinError;
 use tokio_util::task::AbortOnDropHandle;
 
 impl Owner {
-    pub(super) fn rollback(&mut self, generation: Option<i64>, reply: Reply<RollbackOutcome>) {
+    pub(super) fn rollback(&mut self, generation: Option<i64>, by: String, reply: Reply<RollbackOutcome>) {
         if let Some(work) = &self.slot {
             return send(reply, Err(OpError::Conflict(format!("{}; roll back when it is done", work.describe()))));
         }
@@ -22,7 +22,7 @@ impl Owner {
             Err(e) => return send(reply, Err(e.into())),
         }
         let ctx = self.ctx.clone();
-        let task = tokio::task::spawn_blocking(move || replace::restore(&ctx, generation));
+        let task = tokio::task::spawn_blocking(move || replace::restore(&ctx, generation, &by));
         self.slot = Some(Work::Rollback { task: AbortOnDropHandle::new(task), reply });
     }
 

@@ -14,6 +14,24 @@ use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+/// A dream, its duration recorded by outcome for the metrics (wall time, whatever the clock).
+async fn timed(
+    ctx: std::sync::Arc<crate::context::Context>,
+    dream: impl std::future::Future<Output = anyhow::Result<DreamOutcome>>,
+) -> anyhow::Result<DreamOutcome> {
+    let started = std::time::Instant::now();
+    let result = dream.await;
+    let outcome = match &result {
+        Ok(DreamOutcome::Staged(_)) => "staged",
+        Ok(DreamOutcome::Unchanged { .. }) => "unchanged",
+        Ok(DreamOutcome::Canceled) => "canceled",
+        Ok(DreamOutcome::TimedOut(_)) => "timed_out",
+        Err(_) => "failed",
+    };
+    ctx.metrics.dream_finished(outcome, started.elapsed().as_secs_f64());
+    result
+}
+
 impl Owner {
     /// Create a job the gate allowed and start dreaming. One dream at a time.
     pub(super) fn start(&mut self, trigger: &str, sessions_seen: &[SessionStat], estimate_usd: f64) -> Result<Job, OpError> {
@@ -32,7 +50,7 @@ impl Owner {
         tracing::info!(job = job.id, trigger, engine = engine.name(), estimate_usd, "dream started");
         let job = self.transition(job.id, JobStatus::Running, JobUpdate { started_at: Some(now), ..Default::default() })?;
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(dream::dream(self.ctx.clone(), job.id, engine, cancel.clone(), now));
+        let task = tokio::spawn(timed(self.ctx.clone(), dream::dream(self.ctx.clone(), job.id, engine, cancel.clone(), now)));
         self.slot = Some(Work::Dream {
             id: job.id,
             cancel: cancel.clone(),

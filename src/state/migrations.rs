@@ -48,6 +48,16 @@ const MIGRATIONS: &[&str] = &[
         cost_usd REAL NOT NULL DEFAULT 0
      );
      CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: rollbacks, with the jobs each took back or brought back (JSON arrays of job ids).
+    "CREATE TABLE rollbacks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        restored_generation INTEGER NOT NULL,
+        saved_generation INTEGER NOT NULL,
+        undid_jobs TEXT NOT NULL,
+        redid_jobs TEXT NOT NULL
+     );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -2,6 +2,11 @@
 //! small key/value table for counters that must survive restarts.
 
 mod migrations;
+mod rollbacks;
+mod stats;
+
+pub use rollbacks::{replay, Replacement, Rollback};
+pub use stats::JobCount;
 
 use crate::job::{IllegalTransition, JobStatus};
 use anyhow::{Context, Result};

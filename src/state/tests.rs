@@ -41,7 +41,7 @@ fn wal_mode_and_schema_version() {
 }
 
 fn migrations_len() -> usize {
-    1
+    2
 }
 
 #[test]

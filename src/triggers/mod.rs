@@ -59,7 +59,20 @@ pub async fn run(ctx: Arc<Context>, jobs: Jobs) -> PartResult {
     }
 }
 
+/// Count a gate decision for the metrics (the trigger loop's and a person's requests).
+pub fn record_decision(ctx: &Context, trigger: Trigger, decision: &Decision) {
+    let kind = match decision {
+        Decision::Fire { .. } => "fire",
+        Decision::Wait { .. } => "wait",
+        Decision::Deny { .. } => "deny",
+    };
+    let code = serde_json::to_value(decision.reason().code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let at = ctx.now().timestamp_millis() as f64 / 1000.0;
+    ctx.metrics.gate_decision(trigger_name(trigger), kind, &code, at);
+}
+
 fn publish(ctx: &Context, trigger: Trigger, decision: &Decision, scan: &crate::watch::Scan) {
+    record_decision(ctx, trigger, decision);
     let now = ctx.now();
     ctx.triggering.send_modify(|r: &mut TriggerReport| {
         r.evaluations += 1;
