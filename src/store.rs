@@ -140,6 +140,7 @@ impl Store {
     /// Read every file of the store under `dir`, recursively. `dir` itself may be a symbolic
     /// link (a memory directory configured through one); nothing below it is followed.
     pub fn read(dir: &Path) -> Result<Store> {
+        let dir = &resolve_trusted(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         let meta = std::fs::metadata(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         if !meta.is_dir() {
             anyhow::bail!("memory directory {} is not a directory", dir.display());
@@ -213,6 +214,75 @@ impl Store {
         sync_tree_dirs(dir)?;
         Ok(())
     }
+}
+
+/// Most symbolic links followed on the way to a directory (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// `path` with every symbolic link resolved, like `canonicalize`, following a link only when
+/// whoever made it could have made its target themselves: the link belongs to dreamd's user,
+/// to root, or to the owner of what it points at.
+///
+/// Whoever can write the directory that holds the memory directory (the agent, in Claude
+/// Code's layout) can swap it for a link between two dreams. Followed blindly, a link to
+/// `/etc` or `/root/.ssh` would have dreamd copy that directory into its job copies and the
+/// engine's input, and apply a candidate there. Such a link is refused with what it is.
+pub fn resolve_trusted(path: &Path) -> std::io::Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Component;
+    let start = std::path::absolute(path)?;
+    let mut todo: VecDeque<std::ffi::OsString> = VecDeque::new();
+    let mut real = PathBuf::from("/");
+    let push_front = |todo: &mut VecDeque<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push_front(n.to_os_string()),
+                Component::ParentDir => todo.push_front("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push_front(&mut todo, &start);
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        if part == ".." {
+            real.pop();
+            continue;
+        }
+        let next = real.join(&part);
+        let meta = std::fs::symlink_metadata(&next)?;
+        if !meta.file_type().is_symlink() {
+            real = next;
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let target_owner = std::fs::metadata(&next)?.uid();
+        if meta.uid() != me && meta.uid() != 0 && meta.uid() != target_owner {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is a symbolic link made by uid {} to {}, which belongs to uid {}; dreamd follows a link only when it \
+                     belongs to dreamd's user, to root or to the owner of its target (it could send dreamd elsewhere)",
+                    next.display(),
+                    meta.uid(),
+                    std::fs::canonicalize(&next).unwrap_or_default().display(),
+                    target_owner
+                ),
+            ));
+        }
+        let target = std::fs::read_link(&next)?;
+        if target.is_absolute() {
+            real = PathBuf::from("/");
+        }
+        push_front(&mut todo, &target);
+    }
+    Ok(real)
 }
 
 /// Read a regular file without following a symbolic link or blocking on a FIFO that took
@@ -394,6 +464,22 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let s = Store::read(d.path()).unwrap();
         assert_eq!(s.files.keys().collect::<Vec<_>>(), vec!["a.md"]);
+    }
+
+    #[test]
+    fn trusted_resolution_is_canonicalize_for_links_of_our_own() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("a/b");
+        std::fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink("a/b", d.path().join("rel")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("rel"), d.path().join("abs")).unwrap();
+        std::os::unix::fs::symlink("loop", d.path().join("loop")).unwrap();
+        for p in ["rel", "abs", "abs/../b", "a/./b/", "rel/../../a/b"] {
+            let p = d.path().join(p);
+            assert_eq!(resolve_trusted(&p).unwrap(), std::fs::canonicalize(&p).unwrap(), "{}", p.display());
+        }
+        assert_eq!(resolve_trusted(&d.path().join("loop")).unwrap_err().raw_os_error(), Some(libc::ELOOP));
+        assert_eq!(resolve_trusted(&d.path().join("missing")).unwrap_err().kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]
