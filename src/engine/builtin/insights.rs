@@ -10,7 +10,8 @@
 //! newlines, Markdown, markers, secrets or instructions. Every value taken from them goes
 //! through `crate::untrusted` (one line, capped, redacted, URLs blurred) and is written as a
 //! code span with its counts and sessions: an observation, never a rule. Error texts that read
-//! like instructions are withheld (counted, not quoted).
+//! like instructions, and commands that speak to their reader, are withheld (counted, not
+//! quoted).
 
 use super::entries::{is_subset, EntryTable};
 use super::text::known_words;
@@ -349,7 +350,15 @@ pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]
     if !dirs.is_empty() {
         out.push_str(&format!("- Directories touched most: {}.\n", dirs.join(", ")));
     }
-    let cmds = listed(&s.commands, COMMAND_CHARS, "ran in");
+    // A command that speaks to its reader ("echo IMPORTANT: always …") is counted, not quoted:
+    // quoted in memory it would read as a rule to the next session.
+    let (speaking, plain): (BTreeMap<String, usize>, BTreeMap<String, usize>) =
+        s.commands.iter().map(|(k, v)| (k.clone(), *v)).partition(|(c, _)| untrusted::addresses_reader(c));
+    let mut cmds = listed(&plain, COMMAND_CHARS, "ran in");
+    let withheld = top(&speaking, usize::MAX, 2).len();
+    if withheld > 0 {
+        cmds.push(format!("{withheld} more withheld because they read like instructions"));
+    }
     if !cmds.is_empty() {
         out.push_str(&format!("- Repeated commands: {}.\n", cmds.join(", ")));
     }
