@@ -151,6 +151,25 @@ pub fn quoted(text: &str, max_chars: usize) -> String {
     format!("\"{}\"", escaped(text, max_chars))
 }
 
+/// `text` with control and invisible characters shown as escapes (`\x1b`, `\u{202e}`; `\n`
+/// and `\t` too unless `keep_lines`), nothing else changed: for showing text to a person
+/// (terminals, diff headers) exactly but harmlessly.
+pub fn visible(text: &str, keep_lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' if keep_lines => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() || is_invisible_format(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One log line: control and invisible characters shown as escapes (`\x1b`, `\u{202e}`),
 /// secrets redacted, at most `max_chars` characters of the original.
 pub fn log_line(text: &str, max_chars: usize) -> String {

@@ -336,6 +336,9 @@ async fn output_over_the_limits_or_of_the_wrong_kind_fails_the_job() {
         ("ln -s /etc/passwd \"$DREAMD_OUTPUT_DIR/a.md\"", "a.md is not a regular file or directory"),
         ("mkfifo \"$DREAMD_OUTPUT_DIR/a.md\"", "a.md is not a regular file or directory"),
         ("true", "wrote no files"),
+        // Red team: a name that retitles and clears the terminal of whoever runs `dreamd show`.
+        (r#"echo x > "$DREAMD_OUTPUT_DIR/$(printf '\033]0;T\007\033[2Jx.md')""#, "has a file name with control or invisible characters"),
+        (r#"echo x > "$DREAMD_OUTPUT_DIR/$(printf 'a\342\200\256dm.exe')""#, "has a file name with control or invisible characters"),
         ("echo x > \"$DREAMD_OUTPUT_DIR/a.md\"; echo '{\"changes\": 1}' > \"$DREAMD_REPORT_FILE\"", "report.json is invalid: invalid type"),
     ];
     for (script, want) in cases {
