@@ -386,18 +386,19 @@ pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]
     out
 }
 
-/// Where the managed file goes: `insights.md` unless a hand-written file already has that name.
-fn target(ws: &Workspace) -> &'static str {
-    match ws.files.iter().find(|f| f.path == INSIGHTS_FILE) {
-        Some(f) if !is_managed(f) => FALLBACK_FILE,
-        _ => INSIGHTS_FILE,
-    }
+/// Where the managed file goes: `insights.md`, or `dreamd-insights.md` when a hand-written
+/// file has the first name; nowhere when both are hand-written (a person's file is never
+/// replaced by statistics).
+fn target(ws: &Workspace) -> Option<&'static str> {
+    let free = |name: &str| ws.files.iter().find(|f| f.path == name).is_none_or(is_managed);
+    [INSIGHTS_FILE, FALLBACK_FILE].into_iter().find(|name| free(name))
 }
 
 pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
     if ws.input.transcripts.is_empty() {
         return; // nothing new to say; an existing managed file stays as it is
     }
+    let Some(path) = target(ws) else { return };
     let mut reinforced: Vec<(usize, String, String)> = conf
         .iter()
         .enumerate()
@@ -411,7 +412,6 @@ pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
     let mut transcripts = ws.input.transcripts.clone();
     transcripts.sort_by(|a, b| a.id.cmp(&b.id));
     let text = render(&transcripts, &reinforced);
-    let path = target(ws);
     let before = ws.input.store.files.get(path).and_then(|f| f.text()).map(str::to_string);
     if before.as_deref() != Some(text.as_str()) {
         let mut c = Change::new(

@@ -229,3 +229,31 @@ proptest! {
         prop_assert_eq!(f.blocks().iter().filter(|b| b.kind == BlockKind::Heading).count(), 1);
     }
 }
+
+/// Red team: with a hand-written `insights.md`, the statistics went to `dreamd-insights.md`
+/// even when that was hand-written too, and replaced it (a person's facts, gone).
+#[test]
+fn a_hand_written_fallback_file_is_never_replaced() {
+    let mut store = crate::store::Store::default();
+    for (p, t) in [
+        ("MEMORY.md", "- [Mine](insights.md) — mine\n- [Other](dreamd-insights.md) — other\n"),
+        (INSIGHTS_FILE, "- deploys are slow on Fridays\n"),
+        (FALLBACK_FILE, "- the billing cron runs at 02:00\n"),
+    ] {
+        store.files.insert(p.to_string(), MemoryFile { bytes: t.as_bytes().to_vec(), mtime: None });
+    }
+    let input = crate::engine::DreamInput {
+        store,
+        transcripts: vec![session("s1", 1, "py", "ls", false), session("s2", 2, "py", "ls", false)],
+        layout: Layout::ClaudeCode,
+        pins: PinRules::default(),
+        now: chrono::DateTime::parse_from_rfc3339("2026-06-15T12:00:00Z").unwrap().into(),
+        keep_history: false,
+        cancel: Default::default(),
+    };
+    let (candidate, report) = crate::engine::builtin::consolidate(&input).unwrap();
+    for (p, t) in [(INSIGHTS_FILE, "- deploys are slow on Fridays\n"), (FALLBACK_FILE, "- the billing cron runs at 02:00\n")] {
+        assert_eq!(std::str::from_utf8(&candidate.files[p].bytes).unwrap(), t, "{p} was replaced");
+    }
+    assert!(report.changes.iter().all(|c| c.kind != ChangeKind::Insight), "{:#?}", report.changes);
+}
