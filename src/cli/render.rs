@@ -5,7 +5,7 @@
 //! (`\x1b`, `\n`, `\u{202e}`), so nothing printed can move the cursor, clear or retitle the
 //! terminal, write the clipboard (OSC 52), reorder a line (bidi) or fake a line of output.
 
-use crate::untrusted::{self, is_invisible_format};
+use crate::untrusted;
 use serde_json::Value;
 
 /// `text` safe for a terminal, on one line: every control character escaped, newlines too.
@@ -243,6 +243,7 @@ pub fn event(e: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::untrusted::is_invisible_format;
     use serde_json::json;
 
     #[test]
