@@ -296,8 +296,9 @@ mod tests {
             key_values(&json!({name: name})),
             event(&json!({"id": 1, "kind": "stdout", "message": name})),
         ];
+        let colours = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
         for out in outputs.iter() {
-            let stripped = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap().replace_all(&out, "");
+            let stripped = colours.replace_all(out, "");
             assert!(!stripped.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_invisible_format(c)), "{out:?}");
             assert!(!out.contains("\nfake line"), "{out:?}");
         }
