@@ -26,11 +26,13 @@ pub fn store_diff(before: &Store, after: &Store) -> Vec<FileDiff> {
             (Some(_), None) => "removed",
             (None, None) => continue,
         };
+        // A name with a newline in it would start a line of its own in the diff.
+        let shown = crate::untrusted::visible(path, false);
         let diff = match (as_text(a), as_text(b)) {
             (Some(x), Some(y)) => {
-                TextDiff::from_lines(x, y).unified_diff().context_radius(3).header(&format!("a/{path}"), &format!("b/{path}")).to_string()
+                TextDiff::from_lines(x, y).unified_diff().context_radius(3).header(&format!("a/{shown}"), &format!("b/{shown}")).to_string()
             }
-            _ => format!("Binary files a/{path} and b/{path} differ\n"),
+            _ => format!("Binary files a/{shown} and b/{shown} differ\n"),
         };
         out.push(FileDiff { path: path.clone(), status: status.into(), diff });
     }
@@ -67,5 +69,8 @@ mod tests {
         assert_eq!(summary, vec![("a.md", "modified"), ("gone.md", "removed"), ("new.md", "added")]);
         assert!(d[0].diff.contains("--- a/a.md\n+++ b/a.md\n"));
         assert!(d[0].diff.contains("-y\n"));
+        // Red team: a file name with a newline wrote a line of its own into the diff.
+        let d = store_diff(&store(&[]), &store(&[("x.md\n+++ b/fake.md", "y\n")]));
+        assert!(d[0].diff.starts_with("--- a/x.md\\n+++ b/fake.md\n+++ b/x.md\\n+++ b/fake.md\n"), "{}", d[0].diff);
     }
 }

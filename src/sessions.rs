@@ -207,7 +207,17 @@ fn for_each_line(mut reader: impl BufRead, max: usize, mut f: impl FnMut(Line<'_
 pub fn read_session(s: &SessionFile) -> Transcript {
     let mut t = Transcript { id: s.id.clone(), mtime: s.mtime, ..Default::default() };
     for path in std::iter::once(&s.path).chain(s.subagents.iter()) {
-        let read = std::fs::File::open(path).and_then(|f| parse_lines(std::io::BufReader::with_capacity(1 << 16, f), &mut t));
+        // A transcript swapped for a link since it was found (another user's transcripts, a
+        // FIFO) is skipped, not followed or blocked on.
+        let open = || {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+            if !f.metadata()?.is_file() {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            Ok(f)
+        };
+        let read = open().and_then(|f| parse_lines(std::io::BufReader::with_capacity(1 << 16, f), &mut t));
         match read {
             Ok(()) => t.sources.push(path.clone()),
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read transcript; skipping it"),
@@ -219,6 +229,25 @@ pub fn read_session(s: &SessionFile) -> Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Red team: a transcript replaced by a link after discovery was read through the link.
+    #[test]
+    fn a_transcript_that_became_a_link_or_a_fifo_is_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let other = d.path().join("other.jsonl");
+        std::fs::write(&other, r#"{"type":"user","message":{"role":"user","content":"someone else's session"}}"#).unwrap();
+        let link = d.path().join("s1.jsonl");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        let fifo = d.path().join("s2.jsonl");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for path in [link, fifo] {
+            let s = SessionFile { id: "s".into(), bytes: 0, mtime: None, path, subagents: Vec::new() };
+            let t = read_session(&s);
+            assert!(t.records.is_empty() && t.sources.is_empty(), "{:?}", s.path);
+        }
+    }
 
     #[test]
     fn parses_records_and_counts_bad_lines() {

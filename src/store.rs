@@ -9,9 +9,12 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -140,16 +143,14 @@ impl Store {
     /// Read every file of the store under `dir`, recursively. `dir` itself may be a symbolic
     /// link (a memory directory configured through one); nothing below it is followed.
     pub fn read(dir: &Path) -> Result<Store> {
+        let dir = &resolve_trusted(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         let meta = std::fs::metadata(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         if !meta.is_dir() {
             anyhow::bail!("memory directory {} is not a directory", dir.display());
         }
         let mut store = Store::default();
-        for rel in list_files(dir)? {
-            let path = dir.join(&rel);
-            let (bytes, mtime) = read_regular(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            store.files.insert(rel, MemoryFile { bytes, mtime });
-        }
+        let root = open_dir_below(None, dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        read_tree(&root, dir, "", &mut store)?;
         Ok(store)
     }
 
@@ -215,11 +216,145 @@ impl Store {
     }
 }
 
-/// Read a regular file without following a symbolic link or blocking on a FIFO that took
-/// its place since it was listed.
-fn read_regular(path: &Path) -> std::io::Result<(Vec<u8>, Option<DateTime<Utc>>)> {
+/// Most symbolic links followed on the way to a directory (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// `path` with every symbolic link resolved, like `canonicalize`, following a link only when
+/// whoever made it could have made its target themselves: the link belongs to dreamd's user,
+/// to root, or to the owner of what it points at.
+///
+/// Whoever can write the directory that holds the memory directory (the agent, in Claude
+/// Code's layout) can swap it for a link between two dreams. Followed blindly, a link to
+/// `/etc` or `/root/.ssh` would have dreamd copy that directory into its job copies and the
+/// engine's input, and apply a candidate there. Such a link is refused with what it is.
+pub fn resolve_trusted(path: &Path) -> std::io::Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Component;
+    let start = std::path::absolute(path)?;
+    let mut todo: VecDeque<std::ffi::OsString> = VecDeque::new();
+    let mut real = PathBuf::from("/");
+    let push_front = |todo: &mut VecDeque<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push_front(n.to_os_string()),
+                Component::ParentDir => todo.push_front("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push_front(&mut todo, &start);
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        if part == ".." {
+            real.pop();
+            continue;
+        }
+        let next = real.join(&part);
+        let meta = std::fs::symlink_metadata(&next)?;
+        if !meta.file_type().is_symlink() {
+            real = next;
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let target_owner = std::fs::metadata(&next)?.uid();
+        if meta.uid() != me && meta.uid() != 0 && meta.uid() != target_owner {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is a symbolic link made by uid {} to {}, which belongs to uid {}; dreamd follows a link only when it \
+                     belongs to dreamd's user, to root or to the owner of its target (it could send dreamd elsewhere)",
+                    next.display(),
+                    meta.uid(),
+                    std::fs::canonicalize(&next).unwrap_or_default().display(),
+                    target_owner
+                ),
+            ));
+        }
+        let target = std::fs::read_link(&next)?;
+        if target.is_absolute() {
+            real = PathBuf::from("/");
+        }
+        push_front(&mut todo, &target);
+    }
+    Ok(real)
+}
+
+/// A directory opened by descriptor: `name` below `parent` (one component), or the path
+/// itself. Never through a symbolic link, so a folder swapped for a link while the store is
+/// read can not take the reading elsewhere.
+fn open_dir_below(parent: Option<&OwnedFd>, name: &Path) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(match parent {
+        Some(p) => rfs::openat(p, name, flags, Mode::empty())?,
+        None => rfs::open(name, flags, Mode::empty())?,
+    })
+}
+
+/// Every file of the store below the open directory `dir` (at `abs`, `rel` from the root),
+/// each directory and file opened from its parent's descriptor without following links.
+fn read_tree(dir: &OwnedFd, abs: &Path, rel: &str, store: &mut Store) -> Result<()> {
+    let mut entries = Vec::new();
+    for entry in rfs::Dir::read_from(dir).with_context(|| format!("cannot list {}", abs.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", abs.display()))?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes()).to_os_string();
+        if name == "." || name == ".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            rfs::FileType::Unknown => match rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => kind_of_mode(st.st_mode),
+                Err(_) => continue,
+            },
+            t => kind_of_mode(t.as_raw_mode()),
+        };
+        entries.push((name, kind));
+    }
+    for (name, kind) in entries {
+        let path = abs.join(&name);
+        match shape(&name, kind) {
+            Shape::Dir(n) => {
+                let sub = open_dir_below(Some(dir), Path::new(n)).with_context(|| format!("cannot list {}", path.display()))?;
+                let sub_rel = if rel.is_empty() { n.to_string() } else { format!("{rel}/{n}") };
+                read_tree(&sub, &path, &sub_rel, store)?;
+            }
+            Shape::File(n) => {
+                let (bytes, mtime) = read_regular(dir, n).with_context(|| format!("cannot read {}", path.display()))?;
+                let file_rel = if rel.is_empty() { n.to_string() } else { format!("{rel}/{n}") };
+                store.files.insert(file_rel, MemoryFile { bytes, mtime });
+            }
+            Shape::Unmanaged(Unmanaged::NotUtf8) => {
+                tracing::debug!(dir = %abs.display(), "leaving alone an entry whose name is not UTF-8");
+            }
+            Shape::Unmanaged(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn kind_of_mode(mode: u32) -> Kind {
+    match rfs::FileType::from_raw_mode(mode) {
+        rfs::FileType::RegularFile => Kind::File,
+        rfs::FileType::Directory => Kind::Dir,
+        rfs::FileType::Symlink => Kind::Symlink,
+        rfs::FileType::Fifo => Kind::Fifo,
+        rfs::FileType::Socket => Kind::Socket,
+        rfs::FileType::CharacterDevice | rfs::FileType::BlockDevice => Kind::Device,
+        _ => Kind::Unknown,
+    }
+}
+
+/// Read the regular file `name` of `dir` without following a symbolic link or blocking on a
+/// FIFO that took its place since it was listed.
+fn read_regular(dir: &OwnedFd, name: &str) -> std::io::Result<(Vec<u8>, Option<DateTime<Utc>>)> {
     use std::io::Read;
-    let mut f = std::fs::File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let mut f = std::fs::File::from(rfs::openat(dir, name, flags, Mode::empty())?);
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file any more"));
@@ -394,6 +529,53 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let s = Store::read(d.path()).unwrap();
         assert_eq!(s.files.keys().collect::<Vec<_>>(), vec!["a.md"]);
+    }
+
+    #[test]
+    fn trusted_resolution_is_canonicalize_for_links_of_our_own() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("a/b");
+        std::fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink("a/b", d.path().join("rel")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("rel"), d.path().join("abs")).unwrap();
+        std::os::unix::fs::symlink("loop", d.path().join("loop")).unwrap();
+        for p in ["rel", "abs", "abs/../b", "a/./b/", "rel/../../a/b"] {
+            let p = d.path().join(p);
+            assert_eq!(resolve_trusted(&p).unwrap(), std::fs::canonicalize(&p).unwrap(), "{}", p.display());
+        }
+        assert_eq!(resolve_trusted(&d.path().join("loop")).unwrap_err().raw_os_error(), Some(libc::ELOOP));
+        assert_eq!(resolve_trusted(&d.path().join("missing")).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    }
+
+    /// Red team: a folder of the store swapped for a link (`renameat2` exchange, in a loop)
+    /// while the store was read took the reading through it: 9 reads in 100 copied the
+    /// link's target (root's files, to an agent that can plant links) into the store.
+    #[test]
+    fn a_folder_swapped_for_a_link_during_the_read_is_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let memory = d.path().join("memory");
+        std::fs::create_dir_all(memory.join("sub")).unwrap();
+        for i in 0..100 {
+            std::fs::write(memory.join(format!("sub/f{i}.md")), format!("- fact {i}\n")).unwrap();
+        }
+        let secret = d.path().join("secret");
+        std::fs::create_dir(&secret).unwrap();
+        std::fs::write(secret.join("id_ed25519"), "PRIVATE KEY").unwrap();
+        std::os::unix::fs::symlink(&secret, memory.join("sublink")).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (a, b) = (memory.join("sub"), memory.join("sublink"));
+        let leaked = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = rfs::renameat_with(rfs::CWD, &a, rfs::CWD, &b, rfs::RenameFlags::EXCHANGE);
+                }
+            });
+            let leaked =
+                (0..300).filter_map(|_| Store::read(&memory).ok()).filter(|st| st.files.keys().any(|k| k.ends_with("id_ed25519"))).count();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            leaked
+        });
+        assert_eq!(leaked, 0, "reads went through the swapped-in link");
     }
 
     #[test]

@@ -194,3 +194,47 @@ fn a_missing_memory_dir_is_logged_clearly_at_start() {
     let out = env.cli(&["check-config", "--offline"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Red team: whoever can write the folder that holds the memory directory (the agent, in
+/// Claude Code's layout) swapped it for a link between two dreams, to a directory the agent
+/// does not own: dreamd read that directory into its job copies and would apply there.
+/// A link is followed only when it belongs to dreamd's user, to root, or to the owner of
+/// its target.
+#[test]
+fn a_memory_dir_swapped_for_someone_elses_link_is_not_followed() {
+    const AGENT: u32 = 54321;
+    let env = Env::quickstart("");
+    let victim = env.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY-----\nnot for the agent\n").unwrap();
+    std::fs::write(victim.join("notes.md"), "- root's notes\n- root's notes\n").unwrap();
+    let _d = env.start_binary();
+    let first = env.cli_dream();
+    assert_eq!(env.follow_until_settled(first)["status"], "applied");
+    // The agent's move: its memory directory becomes its own link to the victim.
+    std::fs::rename(env.memory(), env.path().join("memory.old")).unwrap();
+    std::os::unix::fs::symlink(&victim, env.memory()).unwrap();
+    let c = std::ffi::CString::new(env.memory().to_str().unwrap()).unwrap();
+    // SAFETY: a valid path. As a user other than root this fails and the test cannot run.
+    if unsafe { libc::lchown(c.as_ptr(), AGENT, AGENT) } != 0 {
+        eprintln!("SKIPPED a_memory_dir_swapped_for_someone_elses_link_is_not_followed: needs root to give the link another owner");
+        return;
+    }
+    let victim_before = snapshot(&victim);
+    let second = env.cli_dream();
+    let job = env.follow_until_settled(second);
+    assert_eq!(job["status"], "failed", "{job:#}");
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains("symbolic link made by uid 54321"), "{error}");
+    assert!(!env.path().join(format!("state/jobs/{second}/base/id_ed25519")).exists(), "the victim was copied");
+    assert_eq!(snapshot(&victim), victim_before);
+    // The agent's link to a directory of its own is followed (it could write there anyway).
+    let own = env.path().join("memory.old");
+    std::os::unix::fs::chown(&own, Some(AGENT), Some(AGENT)).unwrap();
+    std::fs::remove_file(env.memory()).unwrap();
+    std::os::unix::fs::symlink(&own, env.memory()).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::lchown(c.as_ptr(), AGENT, AGENT) }, 0);
+    let third = env.cli_dream();
+    assert_ne!(env.follow_until_settled(third)["status"], "failed");
+}

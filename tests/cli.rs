@@ -112,6 +112,12 @@ fn exit_codes_tell_not_found_from_conflict_from_usage() {
 
     let out = env.cli(&["jobs", "--limmit", "3"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // Red team: `show -- -1` went to the daemon and came back "not a number", exit 1.
+    for args in [&["show", "--", "-1"][..], &["approve", "0"], &["rollback", "--", "-5"], &["diff", "1e9"], &["show", "١"]] {
+        let out = env.cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
     assert_eq!(env.cli(&["jobs"]).status.code(), Some(0));
 }
 

@@ -148,3 +148,29 @@ fn children_of(pid: i32) -> Vec<i32> {
     }
     out
 }
+
+/// Red team: the engine runs as dreamd's user, so it could talk to dreamd's API socket and
+/// approve a held candidate itself, roll the store back or discard a person's review. Here
+/// every dream drops `user_role.md` (two pinned entries: held) and then tries to approve job 1
+/// with dreamd's own CLI; in the second dream job 1 is held and the approval would apply it.
+#[test]
+fn the_engine_cannot_use_dreamds_api() {
+    let env = Env::quickstart("");
+    let script = format!(
+        r#"rm "$DREAMD_OUTPUT_DIR/user_role.md"; "{bin}" approve 1 --socket "{sock}"; echo "approve $?""#,
+        bin = common::BIN,
+        sock = env.socket().display()
+    );
+    env.write_config(&engine_yaml(&script, ""));
+    let before = env.snapshot();
+    let _d = env.start_binary();
+    let (first, _) = dream_and_follow(&env);
+    assert_eq!(env.job(first)["status"], "held");
+    let (_, events) = dream_and_follow(&env);
+    assert_eq!(env.job(first)["status"], "held", "the engine approved a held job: {events:#?}");
+    assert_eq!(env.snapshot(), before, "the live store changed");
+    let answers = messages(&events, "stdout");
+    assert!(answers.iter().all(|a| a.starts_with("approve ") && *a != "approve 0"), "{answers:?}");
+    let refused = messages(&events, "stderr");
+    assert!(refused.iter().any(|l| l.contains("cannot connect to dreamd") && l.contains("Permission denied")), "{refused:?}");
+}

@@ -262,6 +262,36 @@ fn a_write_between_journal_renames_stops_the_apply_and_is_kept() {
     lab.assert_clean("after the stopped apply");
 }
 
+/// Red team: in swap mode, an entry the agent made at a path the candidate writes (here a
+/// link named `c.md`) after the last look went out with the replaced store, into a
+/// generation that pruning deletes; the journal method stops on the same write. Now the
+/// swap is undone too: the agent's entry stays live, the job is stale.
+#[test]
+fn an_entry_the_agent_makes_at_a_candidate_path_during_a_swap_stops_it_and_stays() {
+    let _scenario = fail::FailScenario::setup();
+    let lab = Lab::new("swap");
+    let before = lab.live();
+    let id = lab.staged_job();
+    let rv = Rendezvous::new(lab.dir.path());
+    fail::cfg("apply::swap::dirs_moved", &format!("1*return(wait={})", rv.dir.display())).unwrap();
+    let result = std::thread::scope(|s| {
+        let apply = s.spawn(|| lab.replace(&Lab::candidate(), &before.hash(), Some(id), "apply"));
+        assert_eq!(rv.wait_reached(), "apply::swap::dirs_moved");
+        std::os::unix::fs::symlink("elsewhere.md", lab.memory().join("c.md")).unwrap();
+        rv.release();
+        apply.join().unwrap()
+    });
+    fail::remove("apply::swap::dirs_moved");
+    assert!(matches!(result, Err(ReplaceError::Stale)), "{result:?}");
+    let link = std::fs::symlink_metadata(lab.memory().join("c.md")).expect("the agent's link is live");
+    assert!(link.file_type().is_symlink());
+    assert_eq!(lab.live().hash(), before.hash(), "the old store, nothing of the candidate");
+    assert!(lab.state.generations().unwrap().is_empty());
+    assert!(!lab.config.state_dir.join("generations/1").exists());
+    lab.planted.assert_intact(&lab.memory(), "after the undone swap");
+    lab.assert_clean("after the undone swap");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real binary: FAILPOINTS, a real crash, a real restart.
 

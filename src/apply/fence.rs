@@ -11,9 +11,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// `memory_dir` with every symbolic link resolved: a memory directory configured through a
-/// link is applied to the directory the link points at, and the link stays.
+/// link is applied to the directory the link points at, and the link stays. A link the agent
+/// could have planted to send dreamd elsewhere is refused ([`store::resolve_trusted`]).
 pub fn resolve(memory_dir: &Path) -> io::Result<PathBuf> {
-    let real = std::fs::canonicalize(memory_dir)
+    let real = store::resolve_trusted(memory_dir)
         .map_err(|e| io::Error::new(e.kind(), format!("memory directory {} is not reachable: {e}", memory_dir.display())))?;
     if real.parent().is_none() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("memory directory {} resolves to /", memory_dir.display())));

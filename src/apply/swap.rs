@@ -7,7 +7,8 @@
 //! in just before the exchange. Right after it, the switched-out directory is checked against
 //! the base hash (a store edited at the last moment sends everything back) and swept: carried
 //! names are dropped from it, anything that appeared there in the meantime is moved into the
-//! live directory. What remains is exactly the replaced store, which becomes the generation.
+//! live directory (and an entry made at a name the new directory holds sends everything back
+//! too). What remains is exactly the replaced store, which becomes the generation.
 
 use super::fence::{self, Dir, Meta};
 use super::intent::Intent;
@@ -106,7 +107,16 @@ pub(super) fn settle(parent: &Dir, name: &OsStr, staging_name: &OsStr, intent: &
             return Err(ApplyError::Stale { expected: intent.base_hash.clone(), found: switched_out });
         }
         let (new, old) = (parent.sub(name)?, parent.sub(staging_name)?);
-        warn_leftovers(&old, &fence::gather(&old, &new)?);
+        let left = fence::gather(&old, &new)?;
+        if let Some(first) = left.first() {
+            // The agent made or replaced an entry dreamd does not manage, at a name the new
+            // directory already holds, after the last look: its entry wins, as a file write does.
+            parent.exchange(staging_name, parent, name)?;
+            let (live, staging) = (parent.sub(name)?, parent.sub(staging_name)?);
+            abandon(parent, staging_name, &staging, &live, journal)?;
+            let found = format!("{} changed in the memory directory during the switch", first.0.display());
+            return Err(ApplyError::Stale { expected: intent.base_hash.clone(), found });
+        }
         failpoint::step("apply::swap::swept")?;
         parent.sync()?;
         keep_as_generation(parent, staging_name, &intent.generation_dir)?;
@@ -140,16 +150,6 @@ pub(super) fn staging_name(name: &OsStr, generation_id: i64) -> OsString {
     s.push(name);
     s.push(format!(".dreamd-{generation_id}"));
     s
-}
-
-fn warn_leftovers(old: &Dir, left: &[fence::Leftover]) {
-    for l in left {
-        tracing::warn!(
-            path = %old.path().join(&l.0).display(),
-            "an entry dreamd does not manage changed during the switch and its name is taken in the live directory; \
-             it stays with the replaced store (the generation)"
-        );
-    }
 }
 
 /// Move the switched-out directory to the generation's place (rename, or copy across devices).

@@ -111,6 +111,7 @@ pub enum Command {
     /// One job: status, policy checks, changes
     Show {
         /// Job id, as `dreamd jobs` lists it
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         job: i64,
         #[command(flatten)]
         target: Target,
@@ -118,6 +119,7 @@ pub enum Command {
     /// Unified diff of a job's candidate against the store it was made from
     Diff {
         /// Job id, as `dreamd jobs` lists it
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         job: i64,
         #[command(flatten)]
         target: Target,
@@ -125,6 +127,7 @@ pub enum Command {
     /// What a job read and wrote
     Log {
         /// Job id, as `dreamd jobs` lists it
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         job: i64,
         #[command(flatten)]
         target: Target,
@@ -135,6 +138,7 @@ pub enum Command {
     /// Apply a held job
     Approve {
         /// Id of a held job
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         job: i64,
         #[command(flatten)]
         target: Target,
@@ -142,6 +146,7 @@ pub enum Command {
     /// Stop a queued or running job
     Cancel {
         /// Id of a queued or running job
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         job: i64,
         #[command(flatten)]
         target: Target,
@@ -149,6 +154,7 @@ pub enum Command {
     /// Drop a held job
     Discard {
         /// Id of a held job
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         job: i64,
         #[command(flatten)]
         target: Target,
@@ -156,6 +162,7 @@ pub enum Command {
     /// Restore a generation (default: the newest one)
     Rollback {
         /// Generation id, as `dreamd generations` lists it [default: the newest]
+        #[arg(value_parser = clap::value_parser!(i64).range(1..))]
         generation: Option<i64>,
         #[command(flatten)]
         target: Target,

@@ -68,11 +68,12 @@ pub fn for_status(status: StatusCode) -> u8 {
 
 /// Print a failed verb's error and choose its exit code.
 pub fn fail(e: &anyhow::Error) -> ExitCode {
+    // Messages quote file names, engine output and memory text: shown, never obeyed.
     if let Some(r) = e.downcast_ref::<Reported>() {
-        eprintln!("{r}");
+        eprintln!("{}", super::render::block(&r.to_string()));
         return ExitCode::from(r.code);
     }
-    eprintln!("error: {e:#}");
+    eprintln!("error: {}", super::render::block(&format!("{e:#}")));
     ExitCode::from(e.downcast_ref::<ApiError>().map_or(ERROR, |a| for_status(a.status)))
 }
 

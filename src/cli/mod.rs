@@ -64,6 +64,11 @@ fn print(t: &Target, v: &Value, human: impl Fn(&Value) -> String) {
     }
 }
 
+/// One line of `consolidate`'s report, safe for a terminal.
+fn line(text: &str) -> String {
+    render::field(text)
+}
+
 /// Run a client verb. `run` is handled by `main`.
 pub async fn client_command(cmd: Command) -> Result<()> {
     match cmd {
@@ -198,7 +203,7 @@ async fn dream(target: &Target, force: bool, wait: bool) -> Result<()> {
                     j["id"],
                     j["status"].as_str().unwrap_or("?")
                 ),
-                None => format!("{}\n", api.message),
+                None => format!("{}\n", render::field(&api.message)),
             });
             Ok(())
         }
@@ -284,13 +289,13 @@ fn consolidate(
         println!("{} changes", report.changes.len());
         print!("{}", figures::lines(&figures, 10));
         for c in &report.changes {
-            println!("  {}  {:<13} {:<22} {}", c.id, serde_json::to_value(c.kind)?.as_str().unwrap_or("?"), c.file, c.reason);
+            println!("  {}  {:<13} {:<22} {}", c.id, serde_json::to_value(c.kind)?.as_str().unwrap_or("?"), line(&c.file), line(&c.reason));
         }
         for w in &report.warnings {
-            eprintln!("warning: {}: {}", w.file, w.message);
+            eprintln!("warning: {}: {}", line(&w.file), line(&w.message));
         }
         for f in &report.flags {
-            println!("  flag: {}", f.message);
+            println!("  flag: {}", line(&f.message));
         }
         println!("candidate written to {}", out.display());
     }

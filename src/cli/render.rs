@@ -1,12 +1,28 @@
 //! Human-readable output for the CLI (the `--json` flag prints the API's JSON instead).
+//!
+//! What is shown comes from memory files, transcripts and engines: file names, entry text,
+//! reasons, errors. Control characters and invisible formatting in it are shown escaped
+//! (`\x1b`, `\n`, `\u{202e}`), so nothing printed can move the cursor, clear or retitle the
+//! terminal, write the clipboard (OSC 52), reorder a line (bidi) or fake a line of output.
 
+use crate::untrusted;
 use serde_json::Value;
+
+/// `text` safe for a terminal, on one line: every control character escaped, newlines too.
+pub fn field(text: &str) -> String {
+    untrusted::visible(text, false)
+}
+
+/// `text` safe for a terminal, keeping its line breaks and tabs.
+pub fn block(text: &str) -> String {
+    untrusted::visible(text, true)
+}
 
 fn s(v: &Value, ptr: &str) -> String {
     match v.pointer(ptr) {
         None | Some(Value::Null) => "-".into(),
-        Some(Value::String(x)) => x.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(x)) => field(x),
+        Some(other) => field(&other.to_string()),
     }
 }
 
@@ -199,7 +215,7 @@ fn checks_section(job: &str, status: &str, checks: &[Value]) -> String {
             }
         }
         for d in details.iter().take(SHOWN) {
-            out.push_str(&format!("        - {d}\n"));
+            out.push_str(&format!("        - {}\n", field(d)));
         }
         if details.len() > SHOWN {
             out.push_str(&format!("        … and {} more (`--json` shows all)\n", details.len() - SHOWN));
@@ -237,7 +253,7 @@ pub fn diff(v: &Value, color: bool) -> String {
         out.push_str(&paint(&title, red.bold(), color));
         out.push('\n');
         for d in dropped {
-            out.push_str(&paint(&format!("  - {}", d.as_str().unwrap_or_default()), red, color));
+            out.push_str(&paint(&format!("  - {}", field(d.as_str().unwrap_or_default())), red, color));
             out.push('\n');
         }
         out.push('\n');
@@ -247,8 +263,10 @@ pub fn diff(v: &Value, color: bool) -> String {
         out.push_str("no differences\n");
     }
     for f in files {
-        for line in s(&f, "/diff").split_inclusive('\n') {
+        let text = f.pointer("/diff").and_then(Value::as_str).unwrap_or_default();
+        for line in text.split_inclusive('\n') {
             let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+            let body = &block(body);
             let style = if body.starts_with("+++") || body.starts_with("---") {
                 Style::new().bold()
             } else if body.starts_with('+') {
@@ -287,6 +305,7 @@ pub fn event(e: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::untrusted::is_invisible_format;
     use serde_json::json;
 
     #[test]
@@ -335,6 +354,37 @@ mod tests {
         // Stripping the escapes gives back the plain diff, byte for byte.
         let stripped = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap().replace_all(&coloured, "");
         assert_eq!(stripped, plain);
+    }
+
+    /// Red team: an engine's output file named `ESC]0;TITLE BEL ESC[2J x.md`, a memory line
+    /// with an OSC 52 clipboard write, a reason with a bidi override: `show` and `diff`
+    /// printed them raw, and the operator's terminal obeyed.
+    #[test]
+    fn nothing_shown_can_drive_the_terminal() {
+        let name = "\u{1b}]0;TITLE\u{7}\u{1b}[2Jx.md\nfake line";
+        let job_json = json!({
+            "job": {"id": 1, "status": "held", "error": "bad \u{1b}[31m", "policy": {"checks": [
+                {"name": "entry_loss", "passed": false, "reason": "r\u{202e}tl", "details": [format!("{name}:1: - x")]}
+            ]}},
+            "report": {"changes": [{"id": "c-1", "kind": "edit", "file": name, "reason": "added\rover"}]}
+        });
+        let diff_json =
+            json!({"dropped": [name], "files": [{"diff": format!("--- a/{}\n+\u{1b}]52;c;ZXZpbA==\u{7}x\n\tindented\n", field(name))}]});
+        let outputs = [
+            job(&job_json),
+            diff(&diff_json, false),
+            diff(&diff_json, true),
+            jobs(&json!({"jobs": [{"id": 1, "status": "held", "decision": name}]})),
+            super::super::status::render(&json!({"agent": name, "gate": {"decision": {"reason": {"message": name}}}})),
+            event(&json!({"id": 1, "kind": "stdout", "message": name})),
+        ];
+        let colours = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+        for out in outputs.iter() {
+            let stripped = colours.replace_all(out, "");
+            assert!(!stripped.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_invisible_format(c)), "{out:?}");
+            assert!(!out.contains("\nfake line"), "{out:?}");
+        }
+        assert!(diff(&diff_json, false).contains("\n\tindented\n"), "tabs in a diff stay");
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! `dreamd status` for a person: grouped (agent, triggers, gate, jobs, quota and budget,
 //! health), one line per fact, long values cut to fit. `--json` prints the API's JSON.
 
-use super::render::{short_time, table};
+use super::render::{field, short_time, table};
 use serde_json::Value;
 
 const LABEL: usize = 12;
 /// Longest error text shown in the health table; the JSON has it whole.
 const MAX_ERROR: usize = 60;
 
+/// A value as display text, control and invisible characters escaped (names and messages in
+/// the status can come from a config, a memory file or an error a file caused).
 fn text(v: &Value, ptr: &str) -> Option<String> {
     match v.pointer(ptr)? {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(field(s)),
+        other => Some(field(&other.to_string())),
     }
 }
 

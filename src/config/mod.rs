@@ -252,15 +252,22 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Largest config file read; the reference config, every key commented, is under 10 KiB.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl Config {
     /// Read, parse, resolve relative paths and validate.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            message: format!("cannot read config: {e}"),
-        })?;
+        let fail = |message: String| ConfigError { file: path.to_path_buf(), line: None, column: None, message };
+        // Capped: `--config /dev/zero` (or a runaway generator) must not eat all memory.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_CONFIG_BYTES + 1), &mut bytes))
+            .map_err(|e| fail(format!("cannot read config: {e}")))?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(fail(format!("the config is larger than {MAX_CONFIG_BYTES} bytes, expected a small YAML file")));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| fail(format!("cannot read config: it is not UTF-8 ({e})")))?;
         Config::from_yaml(&text, path)
     }
 

@@ -58,6 +58,7 @@ pub struct PathProblem {
 const MEMORY_DIR: &[&str] = &["agent", "memory_dir"];
 const SESSIONS_DIR: &[&str] = &["agent", "sessions_dir"];
 const STATE_DIR: &[&str] = &["state_dir"];
+const SOCKET: &[&str] = &["api", "socket"];
 
 /// How the paths relate; the first problem found.
 pub fn check(c: &Config) -> Option<PathProblem> {
@@ -86,6 +87,19 @@ pub fn check(c: &Config) -> Option<PathProblem> {
             MEMORY_DIR,
             format!("agent.memory_dir {} is inside state_dir {}; expected the two apart", memory.display(), state.display()),
         );
+    }
+    if let Some(socket) = &c.api.socket {
+        if overlaps(socket, memory) {
+            return problem(
+                SOCKET,
+                format!(
+                    "api.socket {} is inside agent.memory_dir {}: the agent could reach or replace dreamd's API there, and \
+                     dreamd removes the socket path when it stops; expected a path outside the memory directory",
+                    socket.display(),
+                    memory.display()
+                ),
+            );
+        }
     }
     if let Some(sessions) = &c.agent.sessions_dir {
         if same(sessions, memory) {

@@ -253,3 +253,24 @@ fn verifier_settings() {
     let e = parse("agent:\n  memory_dir: ./m\npolicy:\n  max_entry_loss: 2\n").unwrap_err();
     assert!(e.to_string().contains("max_entry_loss"), "{e}");
 }
+
+/// Red team: `api.socket` inside the memory directory was accepted: the agent could reach or
+/// replace the API there, and dreamd removes the socket path when it stops.
+#[test]
+fn a_socket_inside_the_memory_dir_is_refused_at_its_key() {
+    let e = parse("agent:\n  memory_dir: ./memory\nstate_dir: ./state\napi:\n  socket: ./memory/dreamd.sock\n").unwrap_err();
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.message.contains("api.socket /etc/dreamd/memory/dreamd.sock is inside agent.memory_dir"), "{e}");
+    assert!(parse("agent:\n  memory_dir: ./memory\nstate_dir: ./state\napi:\n  socket: ./run/dreamd.sock\n").is_ok());
+}
+
+/// Red team: `--config /dev/zero` read until memory ran out.
+#[test]
+fn a_huge_config_is_refused_without_reading_it_all() {
+    let e = Config::load(Path::new("/dev/zero")).unwrap_err();
+    assert!(e.message.contains("larger than 1048576 bytes"), "{e}");
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.yaml");
+    std::fs::write(&bad, b"agent:\n  name: \xff\n").unwrap();
+    assert!(Config::load(&bad).unwrap_err().message.contains("not UTF-8"));
+}

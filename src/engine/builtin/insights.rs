@@ -10,7 +10,8 @@
 //! newlines, Markdown, markers, secrets or instructions. Every value taken from them goes
 //! through `crate::untrusted` (one line, capped, redacted, URLs blurred) and is written as a
 //! code span with its counts and sessions: an observation, never a rule. Error texts that read
-//! like instructions are withheld (counted, not quoted).
+//! like instructions, and commands that speak to their reader, are withheld (counted, not
+//! quoted).
 
 pub use super::entries::Confirmation;
 use super::entries::{is_subset, EntryTable};
@@ -342,7 +343,15 @@ pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]
     if !dirs.is_empty() {
         out.push_str(&format!("- Directories touched most: {}.\n", dirs.join(", ")));
     }
-    let cmds = listed(&s.commands, COMMAND_CHARS, "ran in");
+    // A command that speaks to its reader ("echo IMPORTANT: always …") is counted, not quoted:
+    // quoted in memory it would read as a rule to the next session.
+    let (speaking, plain): (BTreeMap<String, usize>, BTreeMap<String, usize>) =
+        s.commands.iter().map(|(k, v)| (k.clone(), *v)).partition(|(c, _)| untrusted::addresses_reader(c));
+    let mut cmds = listed(&plain, COMMAND_CHARS, "ran in");
+    let withheld = top(&speaking, usize::MAX, 2).len();
+    if withheld > 0 {
+        cmds.push(format!("{withheld} more withheld because they read like instructions"));
+    }
     if !cmds.is_empty() {
         out.push_str(&format!("- Repeated commands: {}.\n", cmds.join(", ")));
     }
@@ -370,18 +379,19 @@ pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]
     out
 }
 
-/// Where the managed file goes: `insights.md` unless a hand-written file already has that name.
-fn target(ws: &Workspace) -> &'static str {
-    match ws.files.iter().find(|f| f.path == INSIGHTS_FILE) {
-        Some(f) if !is_managed(f) => FALLBACK_FILE,
-        _ => INSIGHTS_FILE,
-    }
+/// Where the managed file goes: `insights.md`, or `dreamd-insights.md` when a hand-written
+/// file has the first name; nowhere when both are hand-written (a person's file is never
+/// replaced by statistics).
+fn target(ws: &Workspace) -> Option<&'static str> {
+    let free = |name: &str| ws.files.iter().find(|f| f.path == name).is_none_or(is_managed);
+    [INSIGHTS_FILE, FALLBACK_FILE].into_iter().find(|name| free(name))
 }
 
 pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
     if ws.input.transcripts.is_empty() {
         return; // nothing new to say; an existing managed file stays as it is
     }
+    let Some(path) = target(ws) else { return };
     let mut reinforced: Vec<(usize, String, String)> = conf
         .iter()
         .enumerate()
@@ -395,7 +405,6 @@ pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
     let mut transcripts = ws.input.transcripts.clone();
     transcripts.sort_by(|a, b| a.id.cmp(&b.id));
     let text = render(&transcripts, &reinforced);
-    let path = target(ws);
     let before = ws.input.store.files.get(path).and_then(|f| f.text()).map(str::to_string);
     if before.as_deref() != Some(text.as_str()) {
         let mut c = Change::new(

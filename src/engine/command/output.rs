@@ -28,6 +28,10 @@ pub fn read(dir: &Path, limits: Limits) -> Result<(Store, Vec<Warning>)> {
             };
             let rel = if rel_dir.is_empty() { name.clone() } else { format!("{rel_dir}/{name}") };
             let shown = untrusted::log_line(&rel, 200);
+            // Such a name would reach the live store, the index and every terminal that lists it.
+            if name.chars().any(|c| c.is_control() || untrusted::is_invisible_format(c)) {
+                bail!("the engine's output {shown} has a file name with control or invisible characters");
+            }
             let ft = entry.file_type()?;
             if name.starts_with('.') {
                 warnings.push(Warning { file: shown, message: "hidden file in the engine's output ignored (not part of a store)".into() });

@@ -97,10 +97,12 @@ pub async fn run(spec: &Spec<'_>, cancel: &CancellationToken, events: &dyn Event
         Some(dir) => Some(super::confine::writes_only_beneath(dir).context("cannot set up the Landlock ruleset")?),
         None => None,
     };
+    let sockets = super::confine::no_unix_sockets().context("cannot set up the seccomp filter")?;
     // SAFETY: getpid has no preconditions.
     let daemon = unsafe { libc::getpid() };
     // SAFETY: between fork and exec only async-signal-safe calls without allocation:
-    // prctl, getppid, setrlimit and landlock_restrict_self (the ruleset was built before the fork).
+    // prctl, getppid, setrlimit, close_range, seccomp and landlock_restrict_self (the ruleset
+    // and the filter were built before the fork).
     unsafe {
         cmd.pre_exec(move || {
             // If dreamd dies without killing the group (SIGKILL, a crash), the engine dies too.
@@ -109,6 +111,14 @@ pub async fn run(spec: &Spec<'_>, cancel: &CancellationToken, events: &dyn Event
             }
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // Descriptors dreamd inherited without close-on-exec (from whatever started it)
+            // would let the engine write where Landlock, which checks opens, never looks.
+            // Marked rather than closed: std's exec-error pipe must stay open until the exec.
+            // Kernels before 5.11 lack the call; nothing is left to do there but go on.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            if seccompiler::apply_filter(&sockets).is_err() {
+                return Err(std::io::Error::from_raw_os_error(libc::EPERM));
             }
             if let Some(r) = ruleset.take() {
                 if r.restrict_self().is_err() {

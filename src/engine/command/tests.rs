@@ -336,6 +336,9 @@ async fn output_over_the_limits_or_of_the_wrong_kind_fails_the_job() {
         ("ln -s /etc/passwd \"$DREAMD_OUTPUT_DIR/a.md\"", "a.md is not a regular file or directory"),
         ("mkfifo \"$DREAMD_OUTPUT_DIR/a.md\"", "a.md is not a regular file or directory"),
         ("true", "wrote no files"),
+        // Red team: a name that retitles and clears the terminal of whoever runs `dreamd show`.
+        (r#"echo x > "$DREAMD_OUTPUT_DIR/$(printf '\033]0;T\007\033[2Jx.md')""#, "has a file name with control or invisible characters"),
+        (r#"echo x > "$DREAMD_OUTPUT_DIR/$(printf 'a\342\200\256dm.exe')""#, "has a file name with control or invisible characters"),
         ("echo x > \"$DREAMD_OUTPUT_DIR/a.md\"; echo '{\"changes\": 1}' > \"$DREAMD_REPORT_FILE\"", "report.json is invalid: invalid type"),
     ];
     for (script, want) in cases {
@@ -429,4 +432,40 @@ async fn work_directories_of_interrupted_dreams_are_removed() {
     assert!(s.lines("info").contains(&"removed 1 work directory(ies) left by an interrupted dream".to_string()));
     let left: Vec<String> = std::fs::read_dir(parent.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(left, vec!["keep.txt"]);
+}
+
+/// Red team: the engine could kill dreamd (`kill -9 $PPID`) and so end every dream and the API.
+/// With Landlock's signal scope (ABI 6) it signals nothing outside its own sandbox.
+#[tokio::test]
+async fn it_cannot_signal_dreamd() {
+    if confine::kernel_abi().is_none_or(|abi| abi < 6) {
+        eprintln!("SKIPPED it_cannot_signal_dreamd: this kernel has no Landlock signal scoping");
+        return;
+    }
+    let s = sink();
+    engine(&format!(r#"kill -0 $PPID; echo "parent $?"; kill -0 $$; echo "self $?"; {COPY}"#)).dream(store_input(), &s).await.unwrap();
+    let out = s.lines("stdout");
+    assert!(out.contains(&"self 0".to_string()), "{out:?}");
+    assert!(out.iter().any(|l| l.starts_with("parent ") && l != "parent 0"), "the engine could signal dreamd: {out:?}");
+}
+
+/// Red team: a descriptor dreamd inherited without close-on-exec reached the engine, which
+/// could write through it where Landlock (which checks opens) does not look.
+#[tokio::test]
+async fn descriptors_dreamd_inherited_do_not_reach_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::ffi::CString::new(dir.path().join("inherited").to_str().unwrap()).unwrap();
+    // SAFETY: a valid path; the descriptor is closed below. No O_CLOEXEC, on purpose.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CREAT, 0o600) };
+    assert!(fd > 2);
+    // bash, not sh: dash takes one-digit descriptors only.
+    let mut e = engine(&format!(r#"echo leaked >&{fd}; echo "write $?"; {COPY}"#));
+    e.argv[0] = "bash".into();
+    let s = sink();
+    let r = e.dream(store_input(), &s).await;
+    // SAFETY: the descriptor opened above.
+    unsafe { libc::close(fd) };
+    r.unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("inherited")).unwrap(), "", "{:?}", s.lines("stdout"));
+    assert!(s.lines("stdout").iter().any(|l| l.starts_with("write ") && l != "write 0"), "{:?}", s.lines("stdout"));
 }
