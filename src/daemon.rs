@@ -85,6 +85,8 @@ pub async fn start(opts: Options, listener: UnixListener, shutdown: Cancellation
     let tcp = tcp.map(|t| Arc::new(t.listener));
     let listener = Arc::new(listener);
     let socket = listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.to_path_buf()));
+    // Its identity now, so that shutdown removes this socket and nothing that replaced it.
+    let socket_id = socket.as_deref().and_then(file_identity);
     let (jobs, inbox) = Jobs::channel();
     let c = ctx.clone();
     let now = Arc::new(move || c.now());
@@ -148,7 +150,11 @@ pub async fn start(opts: Options, listener: UnixListener, shutdown: Cancellation
         supervisor.join().await;
         drop(listener);
         if let Some(path) = socket {
-            let _ = std::fs::remove_file(path);
+            if socket_id.is_some() && file_identity(&path) == socket_id {
+                let _ = std::fs::remove_file(path);
+            } else {
+                tracing::warn!(socket = %path.display(), "the socket path no longer holds dreamd's socket; left as it is");
+            }
         }
         result
     });
@@ -181,4 +187,10 @@ async fn recover_journal(ctx: &Arc<Context>) {
         tracing::error!(error = %e, "crash recovery of the apply journal failed; the journal is kept for the next start");
         ctx.health.record_error("recovery", &format!("apply journal: {e}"), ctx.now());
     }
+}
+
+/// (device, inode) of what is at `path`, without following a link.
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }

@@ -206,3 +206,15 @@ fn diffs_are_coloured_on_a_terminal_and_plain_otherwise() {
     assert!(piped.status.success() && stdout(&piped).contains("+++ b/"));
     assert!(!stdout(&piped).contains('\x1b'), "piped");
 }
+
+/// Red team: `--socket` at a socket that accepts and never answers hung the CLI forever.
+#[test]
+fn a_daemon_that_never_answers_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let out = Command::new(BIN).args(["status", "--socket"]).arg(&path).env("DREAMD_ANSWER_TIMEOUT", "1s").output().unwrap();
+    drop(listener);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not answer within"), "{}", stderr(&out));
+}

@@ -409,3 +409,19 @@ fn a_job_owner_that_dies_mid_dream_is_restarted_and_leaves_no_job_stuck() {
     assert!(owner.last_error.is_some());
     finish_a_new_dream(&env, &d, id);
 }
+
+/// Red team: on the way out the daemon removed whatever was at its socket's path. Something
+/// else there now (a file the agent put in its place) is left alone.
+#[test]
+fn shutdown_removes_its_own_socket_and_nothing_that_replaced_it() {
+    let env = Env::quickstart("");
+    let d = env.start();
+    std::fs::rename(env.socket(), env.path().join("moved.sock")).unwrap();
+    std::fs::write(env.socket(), "not dreamd's").unwrap();
+    d.stop().unwrap();
+    assert_eq!(std::fs::read_to_string(env.socket()).unwrap(), "not dreamd's");
+
+    let env = Env::quickstart("");
+    env.start().stop().unwrap();
+    assert!(!env.socket().exists(), "its own socket is removed");
+}

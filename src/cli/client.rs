@@ -13,6 +13,19 @@ pub struct Client {
     socket: PathBuf,
 }
 
+/// How long the daemon may take to answer (the head of a stream, or a whole reply): every
+/// verb's work runs off the daemon's async workers, so a longer wait means a daemon that
+/// accepts and never answers, which must not hang a probe or a script forever.
+/// `$DREAMD_ANSWER_TIMEOUT` (e.g. `5s`) overrides the default of a minute.
+fn answer_timeout() -> std::time::Duration {
+    std::env::var("DREAMD_ANSWER_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<crate::config::HumanDuration>().ok())
+        .map_or(std::time::Duration::from_secs(60), |d| d.0)
+}
+/// The largest reply or single streamed line read from the daemon.
+const MAX_REPLY_BYTES: usize = 64 << 20;
+
 /// A non-2xx answer, with the daemon's error message. The status becomes the exit code; it is
 /// shown only when the daemon itself failed.
 #[derive(Debug)]
@@ -52,6 +65,13 @@ impl Client {
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response<Incoming>> {
+        let limit = answer_timeout();
+        tokio::time::timeout(limit, self.send_now(method, path, body))
+            .await
+            .map_err(|_| anyhow::anyhow!("dreamd at {} did not answer within {limit:?}", self.socket.display()))?
+    }
+
+    async fn send_now(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response<Incoming>> {
         let stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .with_context(|| format!("cannot connect to dreamd at {} (is the daemon running?)", self.socket.display()))?;
@@ -72,7 +92,13 @@ impl Client {
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let resp = self.send(method, path, body).await?;
         let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_REPLY_BYTES);
+        let limit = answer_timeout();
+        let bytes = tokio::time::timeout(limit, body.collect())
+            .await
+            .map_err(|_| anyhow::anyhow!("dreamd's answer did not arrive within {limit:?}"))?
+            .map_err(|e| anyhow::anyhow!("cannot read dreamd's answer: {e}"))?
+            .to_bytes();
         if !status.is_success() {
             return Err(ApiError::from_body(status, &bytes).into());
         }
@@ -100,6 +126,9 @@ impl Client {
         while let Some(frame) = body.frame().await {
             if let Ok(data) = frame?.into_data() {
                 buf.extend_from_slice(&data);
+                if buf.len() > MAX_REPLY_BYTES && !buf.contains(&b'\n') {
+                    anyhow::bail!("dreamd sent a line longer than {MAX_REPLY_BYTES} bytes");
+                }
                 while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=pos).collect();
                     if let Ok(v) = serde_json::from_slice(&line) {
