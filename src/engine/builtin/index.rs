@@ -54,10 +54,24 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
+/// Text from a topic file (its frontmatter, heading or first entry) made fit for one index
+/// line: one line, no control or invisible characters, no secrets, and no HTML comment that
+/// could pin the pointer or hide text from a person.
+fn index_text(text: &str) -> String {
+    let flat = crate::untrusted::one_line(text, MAX_LINE_CHARS).replace("<!--", " ").replace("-->", " ");
+    flat.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `path` can be written as a Markdown link target as it is (the index parser reads
+/// `](target)` up to the first space or parenthesis).
+fn linkable(path: &str) -> bool {
+    !path.chars().any(|c| c.is_whitespace() || c.is_control() || crate::untrusted::is_invisible_format(c) || "()[]<>`\\".contains(c))
+}
+
 /// `- [Title](file.md) — hook`, within the line limit.
 pub fn index_line(title: &str, path: &str, hook: &str) -> String {
-    let head = format!("- [{}]({path})", title.replace(['[', ']', '\n'], " ").trim());
-    let hook = hook.split_whitespace().collect::<Vec<_>>().join(" ");
+    let head = format!("- [{}]({path})", index_text(title).replace(['[', ']'], " ").trim());
+    let hook = index_text(hook);
     if hook.is_empty() {
         return head;
     }
@@ -155,6 +169,17 @@ pub fn maintain(ws: &mut Workspace) {
         return;
     }
     for path in missing {
+        if !linkable(path) {
+            ws.flags.push(Flag {
+                kind: "index".into(),
+                message: format!(
+                    "{} is not indexed, and its name cannot be linked safely; rename it to index it",
+                    crate::untrusted::one_line(path, 120)
+                ),
+                entries: vec![path.clone()],
+            });
+            continue;
+        }
         let (title, hook) = describe(ws, path);
         let line = index_line(&title, path, &hook);
         ws.appends[fi].push_str(&line);
@@ -206,6 +231,15 @@ fn check_limits(ws: &mut Workspace, fi: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Red team: a frontmatter name with a newline and a pin marker, a description with bidi
+    /// and escape characters, and a file name that breaks a link, all became index text.
+    #[test]
+    fn index_lines_carry_no_markup_from_the_files_they_point_to() {
+        let line = index_line("Evil\n- <!-- pinned --> x", "evil.md", "\u{202e}\u{1b}[2J hook");
+        assert_eq!(line, "- [Evil - pinned x](evil.md) — [2J hook");
+        assert!(!linkable("a b)(c`x.md") && linkable("project_deploys.md") && linkable("sub/état.md"));
+    }
 
     #[test]
     fn lines_stay_short() {
