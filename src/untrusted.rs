@@ -199,6 +199,19 @@ mod tests {
 
     const KEY: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789AB";
 
+    /// Red team: an AWS secret key in a repeated error reached `insights.md` as it was.
+    #[test]
+    fn cloud_secrets_in_error_text_are_redacted() {
+        for t in [
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "Error: AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY rejected",
+            "connect postgres://app:s3cr3t-pa55@db.internal:5432/app failed",
+        ] {
+            let out = one_line(t, 200);
+            assert!(!out.contains("wJalrXUtnFEMI") && !out.contains("s3cr3t-pa55"), "{out}");
+        }
+    }
+
     #[test]
     fn one_line_flattens_strips_and_caps_by_chars() {
         assert_eq!(one_line("a\nb\r\n\tc\u{2028}d\u{202e}e\u{1b}[31mf", 100), "a b c d e [31mf");
