@@ -7,7 +7,13 @@
 //!
 //! Options:
 //!   --scales 1,4,16      which multiples of 20,000 entries to run (default 1,4,16; 0 = none)
-//!   --hosted             also run the hosted maximum: ~2,000 files, ~100 MB in all
+//!   --hosted             also run the two hosted-maximum stores (~100 MB each): "hosted", ~2,000
+//!                        generated files; "renamed", 56 copies of a generated 24k-entry store
+//!                        with every copy's subjects renamed (issue 9's adversarial store)
+//!   --cases a,b          which hosted stores to run (default hosted,renamed)
+//!   --cli                also time the `dreamd consolidate` binary on each store (read,
+//!                        consolidate, figures, write the candidate), peak RSS from wait4
+//!   --keep DIR           write the stores under DIR (kept) instead of a temp dir
 //!   --export DIR         write two entry sets (generated, real) with dreamd's word sets, the
 //!                        exact Jaccard >= 0.5 pairs, dreamd's LSH candidates and verified
 //!                        pairs there (for tools/datasketch_compare.py)
@@ -15,7 +21,7 @@
 //!   --quality            print the quality score of the 1× run
 
 use dreamd::config::Layout;
-use dreamd::corpus::{generate, real, score, Corpus, Spec};
+use dreamd::corpus::{generate, real, renamed_copies, score, Corpus, Spec};
 use dreamd::engine::builtin::lsh::band_pairs;
 use dreamd::engine::builtin::near::duplicate_pairs;
 use dreamd::engine::builtin::text::{features, Features, Vocab};
@@ -30,6 +36,9 @@ use std::time::Instant;
 
 const BASE_ENTRIES: usize = 20_000;
 const SESSIONS: usize = 100;
+const RENAMED_COPIES: usize = 56;
+/// Entries of each copy: 56 copies make ~100 MB, the hosted maximum.
+const RENAMED_COPY_ENTRIES: usize = 24_000;
 
 fn peak_rss_kb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -73,11 +82,58 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_case(label: &str, corpus: &Corpus) -> anyhow::Result<serde_json::Value> {
-    let dir = tempfile::tempdir()?;
-    corpus.write_to(dir.path())?;
+/// Run `cmd` to its end; its exit status and peak resident memory in KB (`ru_maxrss` of wait4).
+fn run_measured(cmd: &mut Command) -> anyhow::Result<(bool, u64)> {
+    let child = cmd.spawn()?;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child, with valid pointers.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    anyhow::ensure!(pid > 0, "wait4 failed: {}", std::io::Error::last_os_error());
+    Ok((libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, usage.ru_maxrss as u64))
+}
+
+/// `dreamd consolidate` on the store in `dir`, as a user runs it.
+fn run_cli(label: &str, dir: &Path) -> anyhow::Result<()> {
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let t = Instant::now();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dreamd"));
+    cmd.arg("consolidate").arg(dir.join("memory")).arg("--sessions").arg(dir.join("sessions")).arg("--out").arg(&out);
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let (ok, peak_kb) = run_measured(&mut cmd)?;
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&out);
+    anyhow::ensure!(ok, "{label}: dreamd consolidate failed");
+    println!(
+        "{label:>8} dreamd consolidate (read, consolidate, figures, write)  {secs:>7.2} s  peak RSS {:>6.0} MB",
+        peak_kb as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn run_case(label: &str, corpus: &Corpus, keep: Option<&Path>, cli: bool) -> anyhow::Result<serde_json::Value> {
+    let temp = tempfile::tempdir()?;
+    let dir = match keep {
+        Some(k) => k.join(label),
+        None => temp.path().to_path_buf(),
+    };
+    if !dir.join("memory").exists() {
+        corpus.write_to(&dir)?;
+    }
+    if std::env::var_os("DREAMD_BENCH_WRITE_ONLY").is_some() {
+        println!(
+            "{label}: {} files, {:.1} MB written to {}",
+            corpus.store.files.len(),
+            corpus.store.total_bytes() as f64 / 1e6,
+            dir.display()
+        );
+        return Ok(serde_json::Value::Null);
+    }
+    let dir = dir.as_path();
     let exe = std::env::current_exe()?;
-    let out = Command::new(exe).arg("--child").arg(dir.path()).output()?;
+    let out = Command::new(exe).arg("--child").arg(dir).output()?;
     if !out.status.success() {
         anyhow::bail!("{label}: child failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -94,6 +150,9 @@ fn run_case(label: &str, corpus: &Corpus) -> anyhow::Result<serde_json::Value> {
         v["peak_rss_kb"].as_u64().unwrap_or(0) as f64 / 1024.0,
         v["bytes_after"].as_u64().unwrap_or(0) as f64 / 1e6,
     );
+    if cli {
+        run_cli(label, dir)?;
+    }
     Ok(v)
 }
 
@@ -237,10 +296,12 @@ fn main() -> anyhow::Result<()> {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let scales: Vec<usize> =
         value("--scales").unwrap_or_else(|| "1,4,16".into()).split(',').filter_map(|s| s.trim().parse().ok()).filter(|&k| k > 0).collect();
+    let keep = value("--keep").map(PathBuf::from);
+    let cli = args.iter().any(|a| a == "--cli");
     println!("dreamd consolidate benchmark ({} cores available)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     for &k in &scales {
         let corpus = generate(&Spec::with_entries(42, BASE_ENTRIES * k, SESSIONS));
-        run_case(&format!("{k}x"), &corpus)?;
+        run_case(&format!("{k}x"), &corpus, keep.as_deref(), cli)?;
         if k == 1 && args.iter().any(|a| a == "--quality") {
             let input = DreamInput {
                 store: corpus.store.clone(),
@@ -256,12 +317,19 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if args.iter().any(|a| a == "--hosted") {
-        // ~2,000 topic files, ~100 MB in all (the hosted maximum by total size).
-        let mut spec = Spec::with_entries(43, 0, SESSIONS);
-        spec.facts_per_file = 430;
-        spec.facts = 2_000 * spec.facts_per_file;
-        let corpus = generate(&spec);
-        run_case("hosted", &corpus)?;
+        let cases = value("--cases").unwrap_or_else(|| "hosted,renamed".into());
+        if cases.split(',').any(|c| c == "hosted") {
+            // ~2,000 topic files, ~100 MB in all (the hosted maximum by total size).
+            let mut spec = Spec::with_entries(43, 0, SESSIONS);
+            spec.facts_per_file = 430;
+            spec.facts = 2_000 * spec.facts_per_file;
+            run_case("hosted", &generate(&spec), keep.as_deref(), cli)?;
+        }
+        if cases.split(',').any(|c| c == "renamed") {
+            // Issue 9's adversarial store: 56 renamed copies of a 24k-entry store, ~100 MB.
+            let corpus = renamed_copies(&Spec::with_entries(42, RENAMED_COPY_ENTRIES, SESSIONS), RENAMED_COPIES);
+            run_case("renamed", &corpus, keep.as_deref(), cli)?;
+        }
     }
     if let Some(dir) = value("--export") {
         export(Path::new(&dir))?;

@@ -61,6 +61,8 @@ pub struct Spec {
     pub sessions: usize,
     /// Session code languages and their shares (must sum to 1).
     pub languages: Vec<(&'static str, f64)>,
+    /// Fact `i` is about `subject(i + subject_offset)`: the same store with other subjects.
+    pub subject_offset: usize,
 }
 
 impl Spec {
@@ -78,6 +80,7 @@ impl Spec {
             facts_per_file: 60,
             sessions,
             languages: vec![("python", 0.6), ("go", 0.25), ("bash", 0.15)],
+            subject_offset: 0,
         }
     }
 }
@@ -296,7 +299,7 @@ pub fn generate(spec: &Spec) -> Corpus {
     let mut ideal: Vec<Vec<String>> = vec![Vec::new(); files_n];
     let mut facts = Vec::with_capacity(spec.facts);
     for id in 0..spec.facts {
-        let s = subject(id);
+        let s = subject(id + spec.subject_offset);
         let t = rng.below(8);
         let (text, value) = fact_text(t, &s, &mut rng);
         let fi = id % files_n;
@@ -439,6 +442,38 @@ pub fn generate(spec: &Spec) -> Corpus {
         ideal_bytes,
     };
     Corpus { store, sessions, truth, now }
+}
+
+/// `copies` copies of the store `spec` generates, each with its facts' subjects renamed (so no
+/// copy duplicates another) and its files prefixed `cNN-`, in one flat store with one
+/// `MEMORY.md` indexing them all; the first copy's sessions. The adversarial large store of
+/// issue 9: every copy has the same templates, values, files and bloat, only the subjects differ.
+pub fn renamed_copies(spec: &Spec, copies: usize) -> Corpus {
+    let mut store = Store::default();
+    let mut index = String::from("# Memory index\n\n");
+    let mut first: Option<Corpus> = None;
+    for k in 0..copies {
+        let copy = generate(&Spec { subject_offset: k * spec.facts.max(1), ..spec.clone() });
+        for (path, file) in &copy.store.files {
+            if path == "MEMORY.md" {
+                let text = String::from_utf8_lossy(&file.bytes);
+                for line in text.lines().filter(|l| l.starts_with("- ")) {
+                    index.push_str(&line.replace("](", &format!("](c{k:02}-")));
+                    index.push('\n');
+                }
+            } else {
+                store.files.insert(format!("c{k:02}-{path}"), file.clone());
+            }
+        }
+        if first.is_none() {
+            first = Some(copy);
+        }
+    }
+    let mut corpus = first.unwrap_or_else(|| generate(spec));
+    let mtime = corpus.store.files.get("MEMORY.md").and_then(|f| f.mtime);
+    store.files.insert("MEMORY.md".into(), MemoryFile { bytes: index.into_bytes(), mtime });
+    corpus.store = store;
+    corpus
 }
 
 /// Transcripts with a known language mix: session k's dominant language is fixed by the
