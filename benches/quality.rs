@@ -12,6 +12,9 @@
 //!   --json             one JSON object per corpus instead of the table
 //!   --write DIR        also write each real candidate to DIR/<variant>/<slug>/memory
 //!                      (for a cross-check with the corpus' own score.py)
+//!   --digest           instead: one SHA-256 per corpus of the candidate and the report (JSON),
+//!                      to show that a change to the engine leaves its output byte for byte
+//!                      the same (run before and after, compare)
 
 use dreamd::corpus::hard::{generate_hard, HardSpec, HELD_OUT_SEEDS};
 use dreamd::corpus::quality::{run_generated, run_real, GeneratedRun};
@@ -37,6 +40,41 @@ fn row(name: &str, r: &GeneratedRun) -> String {
     )
 }
 
+/// SHA-256 of what a dream of `store` gives: the candidate's paths, bytes and mtimes, and the
+/// report as JSON.
+fn digest(store: &dreamd::store::Store, transcripts: Vec<dreamd::sessions::Transcript>, now: chrono::DateTime<chrono::Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    let (candidate, report) = dreamd::corpus::quality::dream(store, transcripts, now);
+    let mut h = Sha256::new();
+    h.update(candidate.hash());
+    for f in candidate.files.values() {
+        h.update(format!("{:?}", f.mtime));
+    }
+    h.update(serde_json::to_vec(&report).unwrap_or_default());
+    format!("{:x} ({} changes, {} flags)", h.finalize(), report.changes.len(), report.flags.len())
+}
+
+fn digests(hard_seeds: u64) -> anyhow::Result<()> {
+    let classic = |entries| generate(&Spec::with_entries(42, entries, 100));
+    for (name, c) in [("classic 20k", classic(20_000)), ("classic 80k", classic(80_000))] {
+        println!("{name}: {}", digest(&c.store, c.transcripts(), c.now));
+    }
+    let c = dreamd::corpus::renamed_copies(&Spec::with_entries(7, 3_000, 20), 4);
+    println!("renamed copies 4 x 3k: {}", digest(&c.store, c.transcripts(), c.now));
+    for seed in (1..4).chain(HELD_OUT_SEEDS.start..HELD_OUT_SEEDS.start + hard_seeds) {
+        let c = generate_hard(&HardSpec::with_facts(seed, 2000));
+        println!("hard {seed}: {}", digest(&c.store, c.transcripts(), c.now));
+    }
+    if let Some(root) = real::root() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")?.into();
+        for s in real::stores(&root)? {
+            let store = dreamd::store::Store::read(&s.memory())?;
+            println!("real {}: {}", s.name(), digest(&store, Vec::new(), now));
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
@@ -44,6 +82,9 @@ fn main() -> anyhow::Result<()> {
     let hard_seeds: u64 = value("--hard-seeds").and_then(|v| v.parse().ok()).unwrap_or(5);
     let hard_facts: usize = value("--hard-facts").and_then(|v| v.parse().ok()).unwrap_or(2000);
     let write = value("--write").map(PathBuf::from);
+    if args.iter().any(|a| a == "--digest") {
+        return digests(hard_seeds);
+    }
     println!("| corpus | facts / current | current retained | pinned kept | residual duplicates | conflicts resolved | superseded removed | reduction / ideal | second-pass removals |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let classic = generate(&Spec::with_entries(42, 20_000, 100));
