@@ -160,9 +160,9 @@ fn real(dir: &Path) -> anyhow::Result<()> {
                     break;
                 }
                 tried += 1;
-                let text: String = f.blocks().iter().enumerate().filter(|(i, _)| *i != bi).map(|(_, x)| x.raw.as_str()).collect();
+                let text: String = f.blocks().iter().enumerate().filter(|(i, _)| *i != bi).map(|(_, x)| x.raw).collect();
                 let mut cand = store.clone();
-                let fm = f.frontmatter().map(|m| m.raw.clone()).unwrap_or_default();
+                let fm = f.frontmatter().map(|m| m.raw).unwrap_or_default();
                 cand.files.insert(f.path.clone(), dreamd::store::MemoryFile { bytes: format!("{fm}{text}").into_bytes(), mtime: None });
                 let diff = dreamd::engine::command::diff_report(&store, &cand);
                 let fates = fate::classify(&Parsed::new(&store, &cand, &config, &pins), &diff);

@@ -34,35 +34,37 @@ impl BlockKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
+/// A block of a parsed file. Its text is a slice of the file's own bytes (no copy): a 100 MB
+/// store has a million and a half of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block<'a> {
     pub kind: BlockKind,
-    /// Exact text including its line ending and any blank lines that follow it.
-    pub raw: String,
+    pub pinned: bool,
     /// 1-based line of the block's first line in the file.
     pub line: usize,
-    pub pinned: bool,
+    /// Exact text including its line ending and any blank lines that follow it.
+    pub raw: &'a str,
     /// The nearest heading above, without `#`s.
-    pub section: Option<String>,
+    pub section: Option<&'a str>,
     /// For index lines: the link target.
-    pub link: Option<String>,
+    pub link: Option<&'a str>,
 }
 
-impl Block {
+impl<'a> Block<'a> {
     /// The block's text without trailing blank lines.
-    pub fn text(&self) -> &str {
+    pub fn text(&self) -> &'a str {
         self.raw.trim_end_matches(['\n', '\r', ' ', '\t'])
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frontmatter {
+pub struct Frontmatter<'a> {
     /// `---` through the closing `---` line, inclusive.
-    pub raw: String,
+    pub raw: &'a str,
     pub fields: BTreeMap<String, String>,
 }
 
-impl Frontmatter {
+impl Frontmatter<'_> {
     /// `pinned:` set to any YAML truth (`true`, `yes`, `on`, `y`, any case, quoted or not).
     /// Pins err towards pinned: a person who wrote `pinned: yes` meant it.
     pub fn pinned(&self) -> bool {
@@ -76,10 +78,10 @@ pub fn is_yaml_true(value: &str) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileBody {
+pub enum FileBody<'a> {
     Parsed {
-        frontmatter: Option<Frontmatter>,
-        blocks: Vec<Block>,
+        frontmatter: Option<Frontmatter<'a>>,
+        blocks: Vec<Block<'a>>,
     },
     /// Not UTF-8, broken frontmatter, or not a text memory file: kept byte for byte.
     Opaque {
@@ -87,21 +89,22 @@ pub enum FileBody {
     },
 }
 
+/// A file parsed into blocks that borrow its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedFile {
+pub struct ParsedFile<'a> {
     pub path: String,
-    pub body: FileBody,
+    pub body: FileBody<'a>,
 }
 
-impl ParsedFile {
-    pub fn blocks(&self) -> &[Block] {
+impl<'a> ParsedFile<'a> {
+    pub fn blocks(&self) -> &[Block<'a>] {
         match &self.body {
             FileBody::Parsed { blocks, .. } => blocks,
             FileBody::Opaque { .. } => &[],
         }
     }
 
-    pub fn frontmatter(&self) -> Option<&Frontmatter> {
+    pub fn frontmatter(&self) -> Option<&Frontmatter<'a>> {
         match &self.body {
             FileBody::Parsed { frontmatter, .. } => frontmatter.as_ref(),
             FileBody::Opaque { .. } => None,
@@ -119,10 +122,10 @@ impl ParsedFile {
             FileBody::Parsed { frontmatter, blocks } => {
                 let mut s = String::new();
                 if let Some(fm) = frontmatter {
-                    s.push_str(&fm.raw);
+                    s.push_str(fm.raw);
                 }
                 for b in blocks {
-                    s.push_str(&b.raw);
+                    s.push_str(b.raw);
                 }
                 Some(s)
             }
@@ -162,7 +165,7 @@ pub fn is_memory_file(path: &str) -> bool {
 }
 
 /// Parse every file of a store. Files that cannot be parsed are `Opaque` and warned about.
-pub fn parse_store(store: &Store, layout: Layout, pins: &PinRules) -> (Vec<ParsedFile>, Vec<Warning>) {
+pub fn parse_store<'a>(store: &'a Store, layout: Layout, pins: &PinRules) -> (Vec<ParsedFile<'a>>, Vec<Warning>) {
     let mut warnings = Vec::new();
     let files = store
         .files
@@ -180,7 +183,7 @@ pub fn parse_store(store: &Store, layout: Layout, pins: &PinRules) -> (Vec<Parse
     (files, warnings)
 }
 
-pub fn parse_file(path: &str, file: &MemoryFile, layout: Layout, pins: &PinRules) -> ParsedFile {
+pub fn parse_file<'a>(path: &str, file: &'a MemoryFile, layout: Layout, pins: &PinRules) -> ParsedFile<'a> {
     let opaque = |reason: String| ParsedFile { path: path.to_string(), body: FileBody::Opaque { reason } };
     if !is_memory_file(path) {
         return opaque("not a .md or .txt file".into());
@@ -196,12 +199,12 @@ pub fn parse_file(path: &str, file: &MemoryFile, layout: Layout, pins: &PinRules
     let is_index = layout == Layout::ClaudeCode && path == INDEX_FILE;
     let mut blocks = parse_blocks(body, body_line, is_index);
     for b in &mut blocks {
-        b.pinned = file_pinned || (b.kind != BlockKind::Blank && pins.matches(&b.raw));
+        b.pinned = file_pinned || (b.kind != BlockKind::Blank && pins.matches(b.raw));
     }
     ParsedFile { path: path.to_string(), body: FileBody::Parsed { frontmatter, blocks } }
 }
 
-type Split<'a> = (Option<Frontmatter>, &'a str, usize);
+type Split<'a> = (Option<Frontmatter<'a>>, &'a str, usize);
 
 fn split_frontmatter(text: &str) -> Result<Split<'_>, String> {
     let first_end = text.find('\n').map_or(text.len(), |i| i + 1);
@@ -217,7 +220,7 @@ fn split_frontmatter(text: &str) -> Result<Split<'_>, String> {
             let raw = &text[..offset];
             let yaml = &text[first_end..offset - line.len()];
             let fields = parse_frontmatter_fields(yaml).map_err(|e| format!("frontmatter is not valid YAML ({e})"))?;
-            return Ok((Some(Frontmatter { raw: raw.to_string(), fields }), &text[offset..], line_no + 1));
+            return Ok((Some(Frontmatter { raw, fields }), &text[offset..], line_no + 1));
         }
     }
     Err("frontmatter has no closing `---`".into())
@@ -250,58 +253,67 @@ fn parse_frontmatter_fields(yaml: &str) -> Result<BTreeMap<String, String>, Stri
 static BULLET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s{0,3}([-*+]|\d{1,9}[.)])\s+").expect("static regex"));
 static LINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[[^\]]*\]\(([^)\s]+)\)").expect("static regex"));
 
-fn parse_blocks(body: &str, first_line: usize, is_index: bool) -> Vec<Block> {
+fn parse_blocks<'b>(body: &'b str, first_line: usize, is_index: bool) -> Vec<Block<'b>> {
     let mut blocks: Vec<Block> = Vec::new();
-    let mut section: Option<String> = None;
-    let mut in_fence: Option<String> = None;
+    let mut section: Option<&str> = None;
+    let mut in_fence: Option<&str> = None;
+    // A block grows line by line; its text is always one slice of the body, from where it
+    // started to the end of its last line.
+    let mut last_start = 0;
+    let mut offset = 0;
     for (this_line, line) in (first_line..).zip(body.split_inclusive('\n')) {
+        let (at, end) = (offset, offset + line.len());
+        offset = end;
         let content = line.trim_end_matches(['\n', '\r']);
         let trimmed = content.trim_start();
-
-        if let Some(fence) = &in_fence {
-            if let Some(b) = blocks.last_mut() {
-                b.raw.push_str(line);
-            }
-            if trimmed.starts_with(fence.as_str()) {
+        let new = |kind: BlockKind, section: Option<&'b str>, link: Option<&'b str>| Block {
+            kind,
+            pinned: false,
+            line: this_line,
+            raw: &body[at..end],
+            section,
+            link,
+        };
+        let grows = if in_fence.is_some() {
+            if in_fence.is_some_and(|fence| trimmed.starts_with(fence)) {
                 in_fence = None;
             }
-            continue;
-        }
-        if content.trim().is_empty() {
-            match blocks.last_mut() {
-                Some(b) => b.raw.push_str(line),
-                None => blocks.push(new_block(BlockKind::Blank, line, this_line, None)),
+            None
+        } else if content.trim().is_empty() {
+            blocks.last().is_none().then(|| new(BlockKind::Blank, None, None))
+        } else if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = Some(&trimmed[..3]);
+            Some(new(BlockKind::Code, section, None))
+        } else if trimmed.starts_with('#') && content.len() - trimmed.len() < 4 {
+            section = Some(trimmed.trim_start_matches('#').trim());
+            Some(new(BlockKind::Heading, section, None))
+        } else {
+            let indent = content.len() - trimmed.len();
+            let after_blank = blocks.last().is_none_or(|b| ends_with_blank_line(b.raw) || b.kind == BlockKind::Blank);
+            if BULLET.is_match(content) && indent < 2 {
+                let link = LINK.captures(content).and_then(|c| c.get(1)).map(|m| m.as_str());
+                let kind = if is_index && link.is_some_and(|l| !l.contains("://")) { BlockKind::IndexLine } else { BlockKind::Bullet };
+                Some(new(kind, section, link))
+            } else {
+                // Continuation of the previous bullet/paragraph, or a new paragraph.
+                match blocks.last() {
+                    Some(b) if !after_blank && matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph | BlockKind::IndexLine) => None,
+                    Some(b) if b.kind == BlockKind::Bullet && indent >= 2 => None,
+                    _ => Some(new(BlockKind::Paragraph, section, None)),
+                }
             }
-            continue;
-        }
-        let after_blank = blocks.last().is_none_or(|b| ends_with_blank_line(&b.raw) || b.kind == BlockKind::Blank);
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = Some(trimmed[..3].to_string());
-            blocks.push(new_block(BlockKind::Code, line, this_line, section.clone()));
-            continue;
-        }
-        if trimmed.starts_with('#') && content.len() - trimmed.len() < 4 {
-            section = Some(trimmed.trim_start_matches('#').trim().to_string());
-            blocks.push(new_block(BlockKind::Heading, line, this_line, section.clone()));
-            continue;
-        }
-        let indent = content.len() - trimmed.len();
-        if BULLET.is_match(content) && indent < 2 {
-            let link = LINK.captures(content).map(|c| c[1].to_string());
-            let kind =
-                if is_index && link.as_deref().is_some_and(|l| !l.contains("://")) { BlockKind::IndexLine } else { BlockKind::Bullet };
-            let mut b = new_block(kind, line, this_line, section.clone());
-            b.link = link;
-            blocks.push(b);
-            continue;
-        }
-        // Continuation of the previous bullet/paragraph, or a new paragraph.
-        match blocks.last_mut() {
-            Some(b) if !after_blank && matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph | BlockKind::IndexLine) => {
-                b.raw.push_str(line)
+        };
+        match grows {
+            Some(b) => {
+                last_start = at;
+                blocks.push(b);
             }
-            Some(b) if b.kind == BlockKind::Bullet && indent >= 2 => b.raw.push_str(line),
-            _ => blocks.push(new_block(BlockKind::Paragraph, line, this_line, section.clone())),
+            // The line belongs to the last block (a blank line, a fence's inside, a continuation).
+            None => {
+                if let Some(b) = blocks.last_mut() {
+                    b.raw = &body[last_start..end];
+                }
+            }
         }
     }
     blocks
@@ -313,10 +325,6 @@ fn ends_with_blank_line(raw: &str) -> bool {
     body.contains('\n') && body.rsplit('\n').next().is_some_and(|last| last.trim().is_empty())
 }
 
-fn new_block(kind: BlockKind, line: &str, line_no: usize, section: Option<String>) -> Block {
-    Block { kind, raw: line.to_string(), line: line_no, pinned: false, section, link: None }
-}
-
 /// An entry of a store, addressed for reports and policy checks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntryRef {
@@ -326,7 +334,7 @@ pub struct EntryRef {
 }
 
 /// Every entry (fact-bearing block) of a parsed store.
-pub fn entries(files: &[ParsedFile]) -> impl Iterator<Item = (&ParsedFile, &Block)> {
+pub fn entries<'p, 'a>(files: &'p [ParsedFile<'a>]) -> impl Iterator<Item = (&'p ParsedFile<'a>, &'p Block<'a>)> {
     files.iter().flat_map(|f| f.blocks().iter().filter(|b| b.kind.is_entry()).map(move |b| (f, b)))
 }
 

@@ -94,7 +94,7 @@ pub fn score(corpus: &Corpus, candidate: &Store) -> Score {
             continue;
         }
         for b in f.blocks() {
-            if !matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph) || b.section.as_deref() == Some("Superseded") {
+            if !matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph) || b.section == Some("Superseded") {
                 continue;
             }
             let ws: HashSet<String> = words(b.text()).collect();

@@ -4,8 +4,9 @@ fn file(text: &str) -> MemoryFile {
     MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None }
 }
 
-fn parse(path: &str, text: &str) -> ParsedFile {
-    parse_file(path, &file(text), Layout::ClaudeCode, &PinRules::default())
+/// Parsed files borrow their text; a test's file lives as long as the test process.
+fn parse(path: &str, text: &str) -> ParsedFile<'static> {
+    parse_file(path, Box::leak(Box::new(file(text))), Layout::ClaudeCode, &PinRules::default())
 }
 
 #[test]
@@ -28,7 +29,7 @@ fn blocks_have_kinds_lines_and_sections() {
     let p = parse("x.md", "---\nname: x\n---\n# Deploys\n\n- uses blue/green\n- rollback with `make undo`\n\nA paragraph\nthat wraps.\n");
     let kinds: Vec<_> = p.blocks().iter().map(|b| (b.kind, b.line)).collect();
     assert_eq!(kinds, vec![(BlockKind::Heading, 4), (BlockKind::Bullet, 6), (BlockKind::Bullet, 7), (BlockKind::Paragraph, 9)]);
-    assert_eq!(p.blocks()[1].section.as_deref(), Some("Deploys"));
+    assert_eq!(p.blocks()[1].section, Some("Deploys"));
     assert_eq!(p.frontmatter().unwrap().fields["name"], "x");
 }
 
@@ -37,7 +38,7 @@ fn index_lines_are_recognised_only_in_memory_md() {
     let p = parse("MEMORY.md", "- [Role](user_role.md) — who\n- plain bullet\n- [site](https://x.y)\n");
     let kinds: Vec<_> = p.blocks().iter().map(|b| b.kind).collect();
     assert_eq!(kinds, vec![BlockKind::IndexLine, BlockKind::Bullet, BlockKind::Bullet]);
-    assert_eq!(p.blocks()[0].link.as_deref(), Some("user_role.md"));
+    assert_eq!(p.blocks()[0].link, Some("user_role.md"));
     let q = parse("other.md", "- [Role](user_role.md)\n");
     assert_eq!(q.blocks()[0].kind, BlockKind::Bullet);
 }
@@ -50,7 +51,8 @@ fn pins_from_marker_frontmatter_and_patterns() {
     let p = parse("x.md", "---\npinned: true\n---\n- all\n- pinned\n");
     assert!(p.blocks().iter().all(|b| b.pinned));
     let rules = PinRules::new(&["(?i)api contract".into()]).unwrap();
-    let p = parse_file("x.md", &file("- The API contract is v2\n- other\n"), Layout::Generic, &rules);
+    let f = file("- The API contract is v2\n- other\n");
+    let p = parse_file("x.md", &f, Layout::Generic, &rules);
     assert!(p.blocks()[0].pinned && !p.blocks()[1].pinned);
 }
 

@@ -365,7 +365,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     let by_form: HashMap<u64, usize, Prehashed> = entries(&p.candidate).enumerate().map(|(i, (_, b))| (hash(b.text()), i)).collect();
     let pointed: HashSet<&str> = entries(&p.candidate)
         .filter(|(_, b)| b.kind == BlockKind::IndexLine)
-        .filter_map(|(_, b)| b.link.as_deref().map(link_target))
+        .filter_map(|(_, b)| b.link.map(link_target))
         .collect();
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
     let mut claims: HashMap<u64, usize, Prehashed> = HashMap::default();
@@ -397,7 +397,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         let derived = || {
             f.is_managed()
                 || (b.kind == BlockKind::IndexLine
-                    && b.link.as_deref().map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
+                    && b.link.map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
         };
         if by_form.contains_key(&h) {
             out.kept += 1;

@@ -73,8 +73,8 @@ pub struct Input<'a> {
 pub struct Parsed<'a> {
     pub live_store: &'a Store,
     pub candidate_store: &'a Store,
-    pub live: Vec<ParsedFile>,
-    pub candidate: Vec<ParsedFile>,
+    pub live: Vec<ParsedFile<'a>>,
+    pub candidate: Vec<ParsedFile<'a>>,
 }
 
 impl<'a> Parsed<'a> {

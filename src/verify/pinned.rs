@@ -22,7 +22,7 @@ fn pins(files: &[ParsedFile]) -> BTreeMap<Pin, Vec<usize>> {
     for f in files {
         let by_frontmatter = f.frontmatter().is_some_and(|fm| fm.pinned());
         for b in f.blocks().iter().filter(|b| b.pinned && b.kind != BlockKind::Blank) {
-            let pin = Pin { file: f.path.clone(), text: b.text().to_string(), by_frontmatter, by_marker: has_pin_marker(&b.raw) };
+            let pin = Pin { file: f.path.clone(), text: b.text().to_string(), by_frontmatter, by_marker: has_pin_marker(b.raw) };
             out.entry(pin).or_default().push(b.line);
         }
     }

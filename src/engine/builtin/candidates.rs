@@ -16,6 +16,7 @@
 //! result, where it may be small enough.
 
 use super::lsh::{bucket_pairs, mix, LshStats};
+use super::packed::{FeatureStore, PackedToken};
 use super::text::{Features, Token, ValueKind, Vocab};
 use crate::engine::{Canceled, CancellationToken};
 use std::collections::HashMap;
@@ -23,36 +24,56 @@ use std::collections::HashMap;
 pub const MAX_BUCKET: usize = 256;
 /// Longest entry (in tokens) that gets slot keys: a paragraph is not a reworded fact.
 const MAX_SLOTTED_TOKENS: usize = 64;
+/// Keys sorted at once, at most (16 bytes each): a store with more is keyed in several
+/// passes, each over one share of the key space, so a 100 MB store does not hold 11 million
+/// keys at once. Every key's bucket lies within one pass, so the pairs are the same.
+const KEYS_PER_PASS: usize = 2 << 20;
 
-pub fn candidates(items: &[(u32, &Features)], vocab: &Vocab, cancel: &CancellationToken) -> Result<(Vec<(u32, u32)>, LshStats), Canceled> {
+/// Candidate pairs `(i, j)`, `i < j`, sorted, among the entries of `feats`.
+pub fn candidates(feats: &FeatureStore, vocab: &Vocab, cancel: &CancellationToken) -> Result<(Vec<(u32, u32)>, LshStats), Canceled> {
     let mut pairs = Vec::new();
-    let mut reps: HashMap<&[Token], u32> = HashMap::with_capacity(items.len());
+    // Entries with the very same tokens: the first is the representative.
+    let mut reps: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
     let mut copies: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut rep_items: Vec<(u32, &Features)> = Vec::with_capacity(items.len());
-    for (k, &(id, f)) in items.iter().enumerate() {
-        super::check_every(k, cancel)?;
-        if f.set.is_empty() {
+    let mut rep_items: Vec<u32> = Vec::new();
+    for id in 0..feats.len() {
+        super::check_every(id, cancel)?;
+        let tokens = feats.packed(id);
+        if tokens.is_empty() {
             continue;
         }
-        match reps.get(f.tokens.as_slice()) {
+        let h = slice_hash(tokens);
+        let id = id as u32;
+        match reps.find(h, |&r| feats.packed(r as usize) == tokens) {
             Some(&rep) => {
                 pairs.push((rep.min(id), rep.max(id)));
                 copies.entry(rep).or_default().push(id);
             }
             None => {
-                reps.insert(f.tokens.as_slice(), id);
-                rep_items.push((id, f));
+                reps.insert_unique(h, id, |&r| slice_hash(feats.packed(r as usize)));
+                rep_items.push(id);
             }
         }
     }
     drop(reps);
-    let mut column: Vec<(u64, u32)> = Vec::with_capacity(rep_items.len() * 4);
-    for (k, &(id, f)) in rep_items.iter().enumerate() {
-        super::check_every(k, cancel)?;
-        slot_keys(f, &|w| vocab.hash(w), |key| column.push((key, id)));
+    let passes = key_passes(feats, vocab, &rep_items, cancel)?;
+    let mut rep_pairs = Vec::new();
+    let mut stats = LshStats::default();
+    for pass in 0..passes {
+        let mut column: Vec<(u64, u32)> = Vec::new();
+        for (k, &id) in rep_items.iter().enumerate() {
+            super::check_every(k, cancel)?;
+            slot_keys(&feats.get(id as usize), &|w| vocab.hash(w), |key| {
+                if key % passes as u64 == pass as u64 {
+                    column.push((key, id))
+                }
+            });
+        }
+        let (p, s) = bucket_pairs(column, MAX_BUCKET);
+        rep_pairs.extend(p);
+        stats.oversized_buckets += s.oversized_buckets;
     }
-    let (mut rep_pairs, mut stats) = bucket_pairs(column, MAX_BUCKET);
-    let oversized_postings = subset_pairs(&rep_items, &mut rep_pairs);
+    let oversized_postings = subset_pairs(feats, &rep_items, &mut rep_pairs);
     stats.oversized_buckets += oversized_postings;
     rep_pairs.sort_unstable();
     rep_pairs.dedup();
@@ -71,23 +92,95 @@ pub fn candidates(items: &[(u32, &Features)], vocab: &Vocab, cancel: &Cancellati
     Ok((pairs, stats))
 }
 
+/// Candidates among plain features (the benchmark's comparison with other implementations).
+pub fn candidates_of(items: &[Features], vocab: &Vocab, cancel: &CancellationToken) -> Result<(Vec<(u32, u32)>, LshStats), Canceled> {
+    let mut feats = FeatureStore::default();
+    for f in items {
+        feats.push(f);
+    }
+    candidates(&feats, vocab, cancel)
+}
+
+fn slice_hash(tokens: &[PackedToken]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    struct Mixer(u64);
+    impl Hasher for Mixer {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = mix(self.0 ^ u64::from(*b));
+            }
+        }
+        fn write_u8(&mut self, i: u8) {
+            self.0 = mix(self.0 ^ u64::from(i));
+        }
+        fn write_u16(&mut self, i: u16) {
+            self.0 = mix(self.0 ^ u64::from(i));
+        }
+        fn write_u32(&mut self, i: u32) {
+            self.0 = mix(self.0 ^ u64::from(i));
+        }
+        fn write_usize(&mut self, i: usize) {
+            self.0 = mix(self.0 ^ i as u64);
+        }
+    }
+    let mut h = Mixer(0x7265_7073);
+    tokens.hash(&mut h);
+    h.finish()
+}
+
+/// How many passes the slot keys take (see `KEYS_PER_PASS`); 1 for all but the largest stores,
+/// which are counted first.
+fn key_passes(feats: &FeatureStore, vocab: &Vocab, reps: &[u32], cancel: &CancellationToken) -> Result<usize, Canceled> {
+    let tokens: usize = reps.iter().map(|&id| feats.packed(id as usize).len()).sum();
+    // An entry has at most 4 keys per token (a slot, two runs) plus one for its paths.
+    if tokens * 4 + reps.len() <= KEYS_PER_PASS {
+        return Ok(1);
+    }
+    let mut keys = 0usize;
+    for (k, &id) in reps.iter().enumerate() {
+        super::check_every(k, cancel)?;
+        slot_keys(&feats.get(id as usize), &|w| vocab.hash(w), |_| keys += 1);
+    }
+    Ok(keys.div_ceil(KEYS_PER_PASS).max(1))
+}
+
 /// Each entry with the entries that contain its rarest word (and are at least as long).
 /// Returns how many posting lists were too long to use.
-fn subset_pairs(items: &[(u32, &Features)], out: &mut Vec<(u32, u32)>) -> usize {
-    let words = items.iter().flat_map(|(_, f)| f.set.iter().copied()).max().map_or(0, |m| m as usize + 1);
-    let mut df = vec![0u32; words];
-    for (_, f) in items {
-        for &w in &f.set {
+fn subset_pairs(feats: &FeatureStore, items: &[u32], out: &mut Vec<(u32, u32)>) -> usize {
+    let mut set = Vec::new();
+    let mut df: Vec<u32> = Vec::new();
+    let mut sizes: Vec<u32> = Vec::with_capacity(items.len());
+    for &id in items {
+        feats.set_into(id as usize, &mut set);
+        if let Some(&max) = set.last() {
+            if df.len() <= max as usize {
+                df.resize(max as usize + 1, 0);
+            }
+        }
+        for &w in &set {
             df[w as usize] += 1;
         }
+        sizes.push(set.len() as u32);
     }
     let rarest: Vec<Option<u32>> = items
         .iter()
-        .map(|(_, f)| if f.set.len() < 2 { None } else { f.set.iter().copied().min_by_key(|&w| (df[w as usize], w)) })
+        .map(|&id| {
+            feats.set_into(id as usize, &mut set);
+            if set.len() < 2 {
+                None
+            } else {
+                set.iter().copied().min_by_key(|&w| (df[w as usize], w))
+            }
+        })
         .collect();
+    drop(df);
     let mut postings: HashMap<u32, Vec<u32>> = rarest.iter().flatten().map(|&w| (w, Vec::new())).collect();
-    for (i, (_, f)) in items.iter().enumerate() {
-        for w in &f.set {
+    for (i, &id) in items.iter().enumerate() {
+        feats.set_into(id as usize, &mut set);
+        for w in &set {
             if let Some(p) = postings.get_mut(w) {
                 p.push(i as u32);
             }
@@ -100,10 +193,10 @@ fn subset_pairs(items: &[(u32, &Features)], out: &mut Vec<(u32, u32)>) -> usize 
             oversized += 1;
             continue;
         }
-        let (a, fa) = items[i];
+        let a = items[i];
         for &j in p {
-            let (b, fb) = items[j as usize];
-            if a != b && fb.set.len() >= fa.set.len() {
+            let b = items[j as usize];
+            if a != b && sizes[j as usize] >= sizes[i] {
                 out.push((a.min(b), a.max(b)));
             }
         }
@@ -151,8 +244,7 @@ mod tests {
     fn pairs(texts: &[&str]) -> Vec<(u32, u32)> {
         let mut v = Vocab::default();
         let fs: Vec<_> = texts.iter().map(|t| features(t, &mut v)).collect();
-        let items: Vec<_> = fs.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
-        candidates(&items, &v, &CancellationToken::new()).unwrap().0
+        candidates_of(&fs, &v, &CancellationToken::new()).unwrap().0
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! only guessed, or no order at all: both stay and a flag says why.
 
 use super::entries::EntryTable;
-use super::insights::Confirmation;
+use super::insights::Confirmations;
 use super::lexicon;
 use super::order::{self, Order};
 use super::text::{Features, Token, ValueKind, Vocab};
@@ -176,7 +176,7 @@ struct Held {
 pub fn resolve(
     ws: &mut Workspace,
     table: &EntryTable,
-    conf: &[Confirmation],
+    conf: &Confirmations,
     pairs: &[(u32, u32)],
     cancel: &CancellationToken,
 ) -> Result<Vec<bool>, Canceled> {
@@ -186,9 +186,8 @@ pub fn resolve(
     for (k, &(a, b)) in pairs.iter().enumerate() {
         super::check_every(k, cancel)?;
         let (a, b) = (a as usize, b as usize);
-        let (ea, eb) = (&table.entries[a], &table.entries[b]);
-        let Some(what) = conflict(&ea.feat, &eb.feat, &table.vocab) else { continue };
-        let (newer, older) = match order::compare(&ea.ev, &eb.ev) {
+        let Some(what) = conflict(&table.feat(a), &table.feat(b), &table.vocab) else { continue };
+        let (newer, older) = match order::compare(&table.ev(a), &table.ev(b)) {
             Order::Sure(std::cmp::Ordering::Greater) => (a, b),
             Order::Sure(std::cmp::Ordering::Less) => (b, a),
             Order::Guess(o) => {
@@ -207,7 +206,7 @@ pub fn resolve(
             }
         };
         let (fo, bo) = (table.entries[older].fi, table.entries[older].bi);
-        if let Some(cue) = &table.entries[newer].feat.hedge {
+        if let Some(cue) = &table.feat(newer).hedge {
             let message = format!(
                 "{what}: the newer {} is not stated plainly (\"{cue}\"), so it does not replace {}; both kept",
                 table.loc(ws, newer),
@@ -249,9 +248,9 @@ fn restatements_of_superseded(ws: &Workspace, table: &EntryTable, pairs: &[(u32,
     for &(a, b) in pairs {
         for (x, y) in [(a as usize, b as usize), (b as usize, a as usize)] {
             let (Some((newer, what)), None) = (&newer_of[y], &newer_of[x]) else { continue };
-            let (ex, ey) = (&table.entries[x], &table.entries[y]);
-            let restates = super::near::covers(&ex.feat, &ey.feat).is_some();
-            if restates && order::compare(&table.entries[*newer].ev, &ex.ev).surely_newer() && !ws.block(ex.fi, ex.bi).pinned {
+            let ex = &table.entries[x];
+            let restates = super::near::covers(&table.feat(x), &table.feat(y)).is_some();
+            if restates && order::compare(&table.ev(*newer), &table.ev(x)).surely_newer() && !ws.block(ex.fi, ex.bi).pinned {
                 add.push((x, (*newer, what.clone())));
             }
         }
@@ -261,7 +260,7 @@ fn restatements_of_superseded(ws: &Workspace, table: &EntryTable, pairs: &[(u32,
     }
 }
 
-fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], older: usize, newer: usize, what: &str) -> bool {
+fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &Confirmations, older: usize, newer: usize, what: &str) -> bool {
     let (eo, en) = (&table.entries[older], &table.entries[newer]);
     let (ofi, obi) = (eo.fi, eo.bi);
     let before = ws.current_text(ofi, obi).to_string();
@@ -279,7 +278,7 @@ fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], olde
         return false;
     }
     let after = ws.input.keep_history.then(|| {
-        let when = order::date_of(&en.ev).map(|d| format!(", {d}")).unwrap_or_default();
+        let when = order::date_of(&table.ev(newer)).map(|d| format!(", {d}")).unwrap_or_default();
         let line = format!("- {} (superseded by {loc_new}{when})", super::text::strip_marker(&before).replace('\n', " "));
         append_superseded(ws, ofi, &line);
         line
@@ -287,7 +286,7 @@ fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], olde
     let reason = format!(
         "conflict ({what}) with {loc_new} \"{}\": kept the newer value ({})",
         super::text::strip_marker(&newer_text),
-        order::explain(&en.ev, &eo.ev)
+        order::explain(&table.ev(newer), &table.ev(older))
     );
     let mut c = Change::new(ChangeKind::Conflict, &file, Some(before), after, reason);
     c.provenance.entries = vec![loc_old, loc_new];
@@ -305,7 +304,7 @@ fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation], olde
 /// Append a line to the file's `## Superseded` section (created at the end if needed).
 fn append_superseded(ws: &mut Workspace, fi: usize, line: &str) {
     let last_heading = ws.files[fi].blocks().iter().rev().find(|b| b.kind == BlockKind::Heading);
-    let has_section = last_heading.is_some_and(|h| h.section.as_deref() == Some(SUPERSEDED)) || ws.appends[fi].contains("## Superseded\n");
+    let has_section = last_heading.is_some_and(|h| h.section == Some(SUPERSEDED)) || ws.appends[fi].contains("## Superseded\n");
     if !has_section {
         ws.appends[fi].push_str(&format!("\n## {SUPERSEDED}\n\n"));
     }

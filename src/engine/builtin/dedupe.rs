@@ -8,7 +8,7 @@
 //! in path order. Runs after conflicts, on what they left.
 
 use super::entries::EntryTable;
-use super::text::Token;
+use super::packed::PackedToken;
 use super::Workspace;
 use crate::engine::{Canceled, CancellationToken};
 use crate::memory::normalize;
@@ -18,13 +18,13 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 
 pub fn drop_duplicates(ws: &mut Workspace, table: &EntryTable, cancel: &CancellationToken) -> Result<(), Canceled> {
-    let mut groups: HashMap<(&[Token], bool), Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<(&[PackedToken], bool), Vec<usize>> = HashMap::new();
     for (i, e) in table.entries.iter().enumerate() {
         super::check_every(i, cancel)?;
-        if e.feat.tokens.is_empty() || ws.is_dropped(e.fi, e.bi) {
+        if table.packed(i).is_empty() || ws.is_dropped(e.fi, e.bi) {
             continue;
         }
-        groups.entry((e.feat.tokens.as_slice(), e.feat.hedge.is_some())).or_default().push(i);
+        groups.entry((table.packed(i), table.hedged(i))).or_default().push(i);
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
     groups.sort_by_key(|g| g[0]);
@@ -33,10 +33,10 @@ pub fn drop_duplicates(ws: &mut Workspace, table: &EntryTable, cancel: &Cancella
         super::check_every(k, cancel)?;
         let key = |i: usize| {
             let e = &table.entries[i];
-            (ws.block(e.fi, e.bi).pinned, e.ev.stated.map(|s| s.0), Reverse(share[e.fi]), Reverse(e.fi), e.bi)
+            (ws.block(e.fi, e.bi).pinned, table.ev(i).stated.map(|s| s.0), Reverse(share[e.fi]), Reverse(e.fi), e.bi)
         };
         let Some(&keeper) = members.iter().max_by_key(|&&i| key(i)) else { continue };
-        let dates: Vec<NaiveDate> = members.iter().filter_map(|&i| table.entries[i].feat.date).collect();
+        let dates: Vec<NaiveDate> = members.iter().filter_map(|&i| table.feats.date(i)).collect();
         for &m in members.iter().filter(|&&m| m != keeper) {
             drop_one(ws, table, m, keeper, &dates);
         }
@@ -53,7 +53,7 @@ fn drop_one(ws: &mut Workspace, table: &EntryTable, m: usize, keeper: usize, dat
     if !ws.drop_block(em.fi, em.bi) {
         return; // pinned: stays verbatim
     }
-    let reason = match (em.feat.date, ek.feat.date) {
+    let reason = match (table.feats.date(m), table.feats.date(keeper)) {
         (Some(d), Some(k)) if d != k => {
             let mut folded: Vec<String> = dates.iter().filter(|&&x| x != k).map(|x| x.to_string()).collect();
             folded.sort();

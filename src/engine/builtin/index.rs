@@ -29,7 +29,7 @@ pub fn drop_stale_pointers(ws: &mut Workspace) {
         if b.kind != BlockKind::IndexLine || b.pinned {
             continue;
         }
-        let Some(target) = b.link.as_deref().map(target_of) else {
+        let Some(target) = b.link.map(target_of) else {
             continue;
         };
         if target.is_empty() || ws.input.store.files.contains_key(target) {
@@ -96,7 +96,7 @@ fn describe(ws: &Workspace, path: &str) -> (String, String) {
     let fm = f.frontmatter();
     let name = fm.and_then(|fm| fm.fields.get("name").filter(|v| !v.trim().is_empty()).cloned());
     let desc = fm.and_then(|fm| fm.fields.get("description").filter(|v| !v.trim().is_empty()).cloned());
-    let heading = f.blocks().iter().find(|b| b.kind == BlockKind::Heading).map(|b| b.section.clone().unwrap_or_default());
+    let heading = f.blocks().iter().find(|b| b.kind == BlockKind::Heading).map(|b| b.section.unwrap_or_default().to_string());
     let first = f.blocks().iter().find(|b| b.kind.is_entry()).map(|b| super::text::strip_marker(b.text()).to_string());
     (name.or(heading).unwrap_or(stem), desc.or(first).unwrap_or_default())
 }
@@ -125,7 +125,7 @@ pub fn maintain(ws: &mut Workspace) {
         if b.kind != BlockKind::IndexLine || ws.is_dropped(fi, bi) {
             continue;
         }
-        let Some(target) = b.link.as_deref().map(|l| target_of(l).to_string()) else {
+        let Some(target) = b.link.map(|l| target_of(l).to_string()) else {
             continue;
         };
         let (text, line, pinned) = (b.text().to_string(), b.line, b.pinned);
@@ -213,7 +213,7 @@ fn shorten(line: &str) -> String {
 }
 
 fn check_limits(ws: &mut Workspace, fi: usize) {
-    let mut text = ws.files[fi].frontmatter().map(|f| f.raw.clone()).unwrap_or_default();
+    let mut text = ws.files[fi].frontmatter().map(|f| f.raw.to_string()).unwrap_or_default();
     for bi in 0..ws.files[fi].blocks().len() {
         text.push_str(ws.current_raw(fi, bi).unwrap_or(""));
     }

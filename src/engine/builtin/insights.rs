@@ -13,8 +13,8 @@
 //! like instructions, and commands that speak to their reader, are withheld (counted, not
 //! quoted).
 
-pub use super::entries::Confirmation;
 use super::entries::{is_subset, EntryTable};
+pub use super::entries::{Confirmation, Confirmations};
 use super::text::known_words;
 use super::Workspace;
 use crate::memory::ParsedFile;
@@ -23,6 +23,7 @@ use crate::sessions::Transcript;
 use crate::untrusted;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const INSIGHTS_FILE: &str = "insights.md";
@@ -51,57 +52,88 @@ fn message_texts(content: &Value) -> Vec<&str> {
     }
 }
 
-/// Which sessions confirm which entries (indexed like `table.entries`).
-pub fn confirmations(ws: &Workspace, table: &EntryTable) -> Vec<Confirmation> {
-    let mut out = vec![Confirmation::default(); table.entries.len()];
+/// Which sessions confirm which entries (by index in `table.entries`).
+pub fn confirmations(ws: &Workspace, table: &EntryTable) -> Confirmations {
+    let mut transcripts: Vec<&Transcript> = ws.input.transcripts.iter().collect();
+    if transcripts.is_empty() {
+        return Confirmations::default();
+    }
+    transcripts.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut words = Vec::new();
+    // The words any message holds: an entry whose rarest word none holds is confirmed by none.
+    let mut mentioned = vec![false; table.vocab.len()];
+    for_each_message(&transcripts, |_, _, _, text| {
+        known_words(text, &table.vocab, &mut words);
+        for &w in &words {
+            mentioned[w as usize] = true;
+        }
+    });
     // Each entry is looked up by its rarest word only, so a message costs its own length.
-    let mut df: HashMap<u32, u32> = HashMap::new();
-    for e in &table.entries {
-        for &w in &e.feat.set {
-            *df.entry(w).or_default() += 1;
+    let mut df = vec![0u32; table.vocab.len()];
+    let mut set = Vec::new();
+    for i in 0..table.entries.len() {
+        table.feats.set_into(i, &mut set);
+        for &w in &set {
+            df[w as usize] += 1;
         }
     }
     let mut by_rare: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (i, e) in table.entries.iter().enumerate() {
-        if e.feat.set.len() < 3 {
+    for i in 0..table.entries.len() {
+        table.feats.set_into(i, &mut set);
+        if set.len() < 3 {
             continue; // too short to recognise in free text
         }
-        if let Some(&w) = e.feat.set.iter().min_by_key(|&&w| (df.get(&w).copied().unwrap_or(0), w)) {
-            by_rare.entry(w).or_default().push(i);
+        if let Some(&w) = set.iter().min_by_key(|&&w| (df[w as usize], w)) {
+            if mentioned[w as usize] {
+                by_rare.entry(w).or_default().push(i);
+            }
         }
     }
-    let mut words = Vec::new();
-    let mut seen_in_session: Vec<usize> = vec![usize::MAX; table.entries.len()];
-    let mut transcripts: Vec<&Transcript> = ws.input.transcripts.iter().collect();
-    transcripts.sort_by(|a, b| a.id.cmp(&b.id));
+    drop((df, mentioned));
+    let mut out: HashMap<usize, Confirmation> = HashMap::new();
+    let mut seen_in_session: HashMap<usize, usize> = HashMap::new();
+    for_each_message(&transcripts, |si, t, when, text| {
+        known_words(text, &table.vocab, &mut words);
+        for w in &words {
+            let Some(cands) = by_rare.get(w) else {
+                continue;
+            };
+            for &i in cands {
+                if seen_in_session.get(&i) == Some(&si) {
+                    continue;
+                }
+                table.feats.set_into(i, &mut set);
+                if !is_subset(&set, &words) {
+                    continue;
+                }
+                seen_in_session.insert(i, si);
+                let c = out.entry(i).or_default();
+                c.count += 1;
+                c.sessions.push(t.id.clone());
+                if when > c.last {
+                    c.last = when;
+                    c.last_session = t.id.clone();
+                }
+            }
+        }
+    });
+    let mut list: Vec<(usize, Confirmation)> = out.into_iter().collect();
+    list.sort_by_key(|c| c.0);
+    Confirmations::from_sorted(list)
+}
+
+/// Every text block of every message, in transcript order: (transcript index, transcript,
+/// the message's time, the text).
+fn for_each_message<'t>(transcripts: &[&'t Transcript], mut f: impl FnMut(usize, &'t Transcript, Option<DateTime<Utc>>, &'t str)) {
     for (si, t) in transcripts.iter().enumerate() {
         for r in &t.records {
             let Some(m) = &r.message else { continue };
             let when = r.timestamp.or(t.mtime);
             for text in message_texts(&m.content) {
-                known_words(text, &table.vocab, &mut words);
-                for w in &words {
-                    let Some(cands) = by_rare.get(w) else {
-                        continue;
-                    };
-                    for &i in cands {
-                        if seen_in_session[i] == si || !is_subset(&table.entries[i].feat.set, &words) {
-                            continue;
-                        }
-                        seen_in_session[i] = si;
-                        let c = &mut out[i];
-                        c.count += 1;
-                        c.sessions.push(t.id.clone());
-                        if when > c.last {
-                            c.last = when;
-                            c.last_session = t.id.clone();
-                        }
-                    }
-                }
+                f(si, t, when, text);
             }
         }
     }
-    out
 }
 
 #[derive(Debug, Default)]
@@ -196,9 +228,9 @@ fn error_key(s: &str) -> String {
     out
 }
 
-fn collect(transcripts: &[Transcript]) -> Stats {
+fn collect<T: Borrow<Transcript>>(transcripts: &[T]) -> Stats {
     let mut s = Stats { sessions: transcripts.len(), ..Default::default() };
-    for t in transcripts {
+    for t in transcripts.iter().map(Borrow::borrow) {
         s.first = match (s.first, t.first_timestamp()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -298,7 +330,7 @@ fn session_list(ids: &BTreeSet<String>, total: usize) -> String {
 }
 
 /// The managed file's text. Every value from a transcript is a code span (see the module doc).
-pub fn render(transcripts: &[Transcript], reinforced: &[(usize, String, String)]) -> String {
+pub fn render<T: Borrow<Transcript>>(transcripts: &[T], reinforced: &[(usize, String, String)]) -> String {
     let s = collect(transcripts);
     let n = s.sessions;
     let range = match (s.first, s.last) {
@@ -387,14 +419,13 @@ fn target(ws: &Workspace) -> Option<&'static str> {
     [INSIGHTS_FILE, FALLBACK_FILE].into_iter().find(|name| free(name))
 }
 
-pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
+pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &Confirmations) {
     if ws.input.transcripts.is_empty() {
         return; // nothing new to say; an existing managed file stays as it is
     }
     let Some(path) = target(ws) else { return };
     let mut reinforced: Vec<(usize, String, String)> = conf
         .iter()
-        .enumerate()
         .filter(|(i, c)| c.count >= 2 && !ws.is_dropped(table.entries[*i].fi, table.entries[*i].bi))
         .map(|(i, c)| {
             (c.count, table.loc(ws, i), super::text::strip_marker(ws.current_text(table.entries[i].fi, table.entries[i].bi)).to_string())
@@ -402,7 +433,7 @@ pub fn write(ws: &mut Workspace, table: &EntryTable, conf: &[Confirmation]) {
         .collect();
     reinforced.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     reinforced.truncate(20);
-    let mut transcripts = ws.input.transcripts.clone();
+    let mut transcripts: Vec<&Transcript> = ws.input.transcripts.iter().collect();
     transcripts.sort_by(|a, b| a.id.cmp(&b.id));
     let text = render(&transcripts, &reinforced);
     let before = ws.input.store.files.get(path).and_then(|f| f.text()).map(str::to_string);

@@ -27,6 +27,7 @@ pub mod lexicon;
 pub mod lsh;
 pub mod near;
 pub mod order;
+pub mod packed;
 mod reldate;
 pub mod text;
 pub mod words;
@@ -45,7 +46,7 @@ pub const SUPERSEDED: &str = "Superseded";
 /// The working state the passes share: parsed files and per-block edits.
 pub struct Workspace<'a> {
     pub input: &'a DreamInput,
-    pub files: Vec<ParsedFile>,
+    pub files: Vec<ParsedFile<'a>>,
     /// `edits[file][block]`: None = keep as is, Some(None) = drop, Some(Some(text)) = rewrite.
     pub edits: Vec<Vec<Option<Option<String>>>>,
     /// Text appended at the end of a parsed file (superseded values, new index lines).
@@ -86,14 +87,14 @@ impl<'a> Workspace<'a> {
         true
     }
 
-    pub fn block(&self, file: usize, block: usize) -> &Block {
+    pub fn block(&self, file: usize, block: usize) -> &Block<'a> {
         &self.files[file].blocks()[block]
     }
 
     /// The block's raw text as the candidate will have it (None when dropped).
     pub fn current_raw(&self, file: usize, block: usize) -> Option<&str> {
         match &self.edits[file][block] {
-            None => Some(&self.block(file, block).raw),
+            None => Some(self.block(file, block).raw),
             Some(Some(t)) => Some(t),
             Some(None) => None,
         }
@@ -112,7 +113,7 @@ impl<'a> Workspace<'a> {
             let bytes = match &f.body {
                 FileBody::Opaque { .. } => original.bytes.clone(),
                 FileBody::Parsed { frontmatter, .. } => {
-                    let mut s = frontmatter.as_ref().map(|fm| fm.raw.clone()).unwrap_or_default();
+                    let mut s = frontmatter.as_ref().map(|fm| fm.raw.to_string()).unwrap_or_default();
                     self.render_blocks(fi, &mut s, |_, _| {});
                     if !self.appends[fi].is_empty() {
                         if !s.is_empty() && !s.ends_with('\n') {
@@ -153,7 +154,7 @@ impl<'a> Workspace<'a> {
         let mut line = 1 + out.matches('\n').count();
         for (bi, b) in self.files[fi].blocks().iter().enumerate() {
             let piece = match &self.edits[fi][bi] {
-                None => b.raw.as_str(),
+                None => b.raw,
                 Some(Some(text)) => text.as_str(),
                 Some(None) => {
                     let tail = &b.raw[b.text().len()..];
@@ -178,7 +179,7 @@ impl<'a> Workspace<'a> {
         let mut map = LineMap::new();
         for (fi, f) in self.files.iter().enumerate() {
             let FileBody::Parsed { frontmatter, blocks } = &f.body else { continue };
-            let mut text = frontmatter.as_ref().map(|fm| fm.raw.clone()).unwrap_or_default();
+            let mut text = frontmatter.as_ref().map(|fm| fm.raw.to_string()).unwrap_or_default();
             let lines = map.entry(f.path.clone()).or_default();
             self.render_blocks(fi, &mut text, |line, bi| {
                 lines.insert(line, blocks[bi].line);
@@ -203,7 +204,7 @@ pub fn is_fact(ws: &Workspace, fi: usize, bi: usize) -> bool {
     let b = ws.block(fi, bi);
     matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph)
         && !ws.is_dropped(fi, bi)
-        && b.section.as_deref() != Some(SUPERSEDED)
+        && b.section != Some(SUPERSEDED)
         && !insights::is_managed(&ws.files[fi])
 }
 
@@ -226,8 +227,18 @@ pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Cancele
         if !revisit {
             break;
         }
-        let next = DreamInput { store: candidate.clone(), ..input.clone() };
+        // The candidate moves into the next round's input (no copy of either store).
+        let next = DreamInput {
+            store: candidate,
+            transcripts: input.transcripts.clone(),
+            layout: input.layout,
+            pins: input.pins.clone(),
+            now: input.now,
+            keep_history: input.keep_history,
+            cancel: input.cancel.clone(),
+        };
         let r = round(&next)?;
+        candidate = next.store;
         if r.report.changes.iter().all(|c| c.kind == ChangeKind::Insight) {
             break;
         }
@@ -271,8 +282,7 @@ fn round(input: &DreamInput) -> Result<Round, super::Canceled> {
     let mut table = entries::EntryTable::build(&ws, cancel)?;
     let confirmations = insights::confirmations(&ws, &table);
     table.add_confirmations(&confirmations);
-    let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(i, e)| (i as u32, &e.feat)).collect();
-    let (pairs, stats) = candidates::candidates(&items, &table.vocab, cancel)?;
+    let (pairs, stats) = candidates::candidates(&table.feats, &table.vocab, cancel)?;
     checkpoint()?;
     conflict::resolve(&mut ws, &table, &confirmations, &pairs, cancel)?;
     dedupe::drop_duplicates(&mut ws, &table, cancel)?;
@@ -281,10 +291,11 @@ fn round(input: &DreamInput) -> Result<Round, super::Canceled> {
     insights::write(&mut ws, &table, &confirmations);
     index::maintain(&mut ws);
     let candidate = ws.render();
-    let report = report(input, &ws, &candidate, warnings);
+    let lines = ws.line_map();
+    let report = report(input, &mut ws, &candidate, warnings);
     let removed = report.changes.iter().any(|c| matches!(c.kind, ChangeKind::Dedupe | ChangeKind::Conflict));
     let revisit = removed && (stats.oversized_buckets > 0 || skipped_clusters > 0);
-    Ok(Round { candidate, report, lines: ws.line_map(), revisit })
+    Ok(Round { candidate, report, lines, revisit })
 }
 
 /// `file:line` locations of a later round, rewritten to lines of the original store.
@@ -336,7 +347,8 @@ fn make_ids_unique(changes: &mut [crate::report::Change]) {
     }
 }
 
-fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<crate::store::Warning>) -> Report {
+/// The round's report; the workspace's changes and flags move into it.
+fn report(input: &DreamInput, ws: &mut Workspace, candidate: &Store, warnings: Vec<crate::store::Warning>) -> Report {
     let entries_before = memory::entries(&ws.files).count();
     // Entries after, without parsing the candidate again: kept blocks, plus what was appended
     // or written whole (parsed on their own, they are small).
@@ -356,7 +368,7 @@ fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<c
         }
     }
     let (bb, ba) = (input.store.total_bytes(), candidate.total_bytes());
-    let mut changes = ws.changes.clone();
+    let mut changes = std::mem::take(&mut ws.changes);
     // Stable order: by file, then the order the passes produced them.
     changes.sort_by(|a, b| a.file.cmp(&b.file));
     Report {
@@ -372,7 +384,7 @@ fn report(input: &DreamInput, ws: &Workspace, candidate: &Store, warnings: Vec<c
             tokens_before: approx_tokens(bb),
             tokens_after: approx_tokens(ba),
         },
-        flags: ws.flags.clone(),
+        flags: std::mem::take(&mut ws.flags),
         warnings,
         sessions_read: input.transcripts.len(),
         skipped_lines: input.transcripts.iter().map(|t| t.skipped_lines).sum(),

@@ -108,7 +108,7 @@ pub fn drop_near_duplicates(
         if !alive(ws, a) || !alive(ws, b) {
             continue;
         }
-        let (fa, fb) = (&table.entries[a].feat, &table.entries[b].feat);
+        let (fa, fb) = (&table.feat(a), &table.feat(b));
         if covers(fa, fb).is_some() || covers(fb, fa).is_some() {
             uf.union(a, b);
         }
@@ -161,13 +161,14 @@ fn dominates(ws: &Workspace, table: &EntryTable, x: usize, m: usize) -> Option<D
         return None;
     }
     let x_pinned = ws.block(ex.fi, ex.bi).pinned;
-    let rel = order::compare(&ex.ev, &em.ev);
-    if let Some(how) = covers(&ex.feat, &em.feat) {
+    let rel = order::compare(&table.ev(x), &table.ev(m));
+    let (fx, fm) = (table.feat(x), table.feat(m));
+    if let Some(how) = covers(&fx, &fm) {
         if x_pinned || !rel.surely_older() {
             return Some(how);
         }
     }
-    match covers(&em.feat, &ex.feat) {
+    match covers(&fm, &fx) {
         Some(how) if rel.surely_newer() || x_pinned && how == DupHow::Remark => Some(how),
         _ => None,
     }
@@ -198,7 +199,7 @@ fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], 
             let (fi, bi) = (e.fi, e.bi);
             let before = ws.current_text(fi, bi).to_string();
             let loc = table.loc(ws, m);
-            let newer = order::compare(&table.entries[winner].ev, &e.ev).surely_newer();
+            let newer = order::compare(&table.ev(winner), &table.ev(m)).surely_newer();
             if !ws.drop_block(fi, bi) {
                 continue; // pinned: stays verbatim
             }
@@ -221,11 +222,11 @@ type Rank = (bool, usize, usize, std::cmp::Reverse<u32>, std::cmp::Reverse<usize
 /// fits the fact, the file that is least a pile of restatements, the cleanest (shortest)
 /// wording, first.
 fn rank(ws: &Workspace, table: &EntryTable, topics: &[Vec<u32>], scratch: &[u32], i: usize) -> Rank {
-    let e = &table.entries[i];
-    let fit = e.feat.set.iter().filter(|x| topics[e.fi].binary_search(x).is_ok()).count();
+    let (e, feat) = (&table.entries[i], table.feat(i));
+    let fit = feat.set.iter().filter(|x| topics[e.fi].binary_search(x).is_ok()).count();
     (
         ws.block(e.fi, e.bi).pinned,
-        e.feat.set.len(),
+        feat.set.len(),
         fit,
         std::cmp::Reverse(scratch[e.fi]),
         std::cmp::Reverse(ws.current_text(e.fi, e.bi).len()),
@@ -265,8 +266,7 @@ fn topic_words(ws: &Workspace, table: &EntryTable) -> Vec<Vec<u32>> {
 pub fn duplicate_pairs(texts: &[&str]) -> Vec<(usize, usize)> {
     let mut vocab = super::text::Vocab::default();
     let feats: Vec<Features> = texts.iter().map(|t| super::text::features(t, &mut vocab)).collect();
-    let items: Vec<(u32, &Features)> = feats.iter().enumerate().map(|(i, f)| (i as u32, f)).collect();
-    let (pairs, _) = super::candidates::candidates(&items, &vocab, &CancellationToken::new()).unwrap_or_default();
+    let (pairs, _) = super::candidates::candidates_of(&feats, &vocab, &CancellationToken::new()).unwrap_or_default();
     pairs
         .into_iter()
         .map(|(a, b)| (a as usize, b as usize))

@@ -100,13 +100,13 @@ pub fn absolutize(ws: &mut Workspace) {
             if !matches!(b.kind, BlockKind::Bullet | BlockKind::Paragraph) || b.pinned || ws.is_dropped(fi, bi) {
                 continue;
             }
-            if !RELATIVE.is_match(&b.raw) {
+            if !RELATIVE.is_match(b.raw) {
                 continue;
             }
             let Some(anchor) = features(b.text(), &mut vocab).date else {
                 continue;
             };
-            let Some(new_raw) = rewrite(&b.raw, anchor) else {
+            let Some(new_raw) = rewrite(b.raw, anchor) else {
                 continue;
             };
             let source = format!("the entry's own date {anchor}");

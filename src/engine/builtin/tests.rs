@@ -351,14 +351,13 @@ fn a_canceled_dream_stops_in_every_long_loop() {
     i.cancel = cancel.clone();
     let (ws, _) = Workspace::new(&i);
     let table = entries::EntryTable::build(&ws, &cancel).unwrap();
-    let items: Vec<(u32, &text::Features)> = table.entries.iter().enumerate().map(|(k, e)| (k as u32, &e.feat)).collect();
-    let (pairs, _) = candidates::candidates(&items, &table.vocab, &cancel).unwrap();
+    let (pairs, _) = candidates::candidates(&table.feats, &table.vocab, &cancel).unwrap();
     cancel.cancel();
     // Each pass polls the token inside its loop, not only between passes.
     assert!(entries::EntryTable::build(&ws, &cancel).is_err());
-    assert!(candidates::candidates(&items, &table.vocab, &cancel).is_err());
+    assert!(candidates::candidates(&table.feats, &table.vocab, &cancel).is_err());
     let (mut ws, _) = Workspace::new(&i);
-    assert!(conflict::resolve(&mut ws, &table, &[], &pairs, &cancel).is_err());
+    assert!(conflict::resolve(&mut ws, &table, &Default::default(), &pairs, &cancel).is_err());
     assert!(dedupe::drop_duplicates(&mut ws, &table, &cancel).is_err());
     assert!(near::drop_near_duplicates(&mut ws, &table, &pairs, &cancel).is_err());
     assert_eq!(consolidate(&i).unwrap_err(), crate::engine::Canceled);

@@ -10,38 +10,63 @@ pub use super::lexicon::{is_negation, is_single_valued, is_stopword};
 use super::words::{clean_word, pieces, strip_emphasis, value_kind, Piece};
 pub use super::words::{parse_iso_date, ValueKind};
 use chrono::{Datelike, NaiveDate};
-use std::collections::HashMap;
 
 /// Interned words: entries hold `u32`s, so a million entries do not hold ten million strings.
 /// Each word also has a hash of its text, so MinHash signatures and exact keys depend on what
 /// the store says, not on the order words were first seen (a second dream sees the same keys).
-#[derive(Debug, Default)]
+///
+/// Every word is stored once, in one string: a store of a million distinct subjects costs
+/// its words' bytes plus 20 bytes each, not three heap strings each.
+#[derive(Default)]
 pub struct Vocab {
-    ids: HashMap<String, u32>,
-    words: Vec<String>,
+    text: String,
+    /// Where word `i` ends in `text` (it starts where word `i - 1` ends).
+    ends: Vec<usize>,
     hashes: Vec<u64>,
+    /// Word ids, found by the word's hash and compared by text (two words with the same hash
+    /// stay two words).
+    ids: hashbrown::HashTable<u32>,
+}
+
+impl std::fmt::Debug for Vocab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vocab").field("words", &self.ends.len()).finish()
+    }
 }
 
 impl Vocab {
     pub fn intern(&mut self, w: &str) -> u32 {
-        if let Some(&id) = self.ids.get(w) {
+        let h = stable_hash(w);
+        if let Some(&id) = self.ids.find(h, |&id| self.word(id) == w) {
             return id;
         }
-        let id = self.words.len() as u32;
-        self.words.push(w.to_string());
-        self.hashes.push(stable_hash(w));
-        self.ids.insert(w.to_string(), id);
+        let id = self.ends.len() as u32;
+        self.text.push_str(w);
+        self.ends.push(self.text.len());
+        self.hashes.push(h);
+        let hashes = &self.hashes;
+        self.ids.insert_unique(h, id, |&i| hashes[i as usize]);
         id
     }
     pub fn get(&self, w: &str) -> Option<u32> {
-        self.ids.get(w).copied()
+        self.ids.find(stable_hash(w), |&id| self.word(id) == w).copied()
     }
     pub fn word(&self, id: u32) -> &str {
-        self.words.get(id as usize).map_or("", String::as_str)
+        let i = id as usize;
+        let Some(&end) = self.ends.get(i) else { return "" };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..end]
     }
     /// The word's content hash (0 for an unknown id).
     pub fn hash(&self, id: u32) -> u64 {
         self.hashes.get(id as usize).copied().unwrap_or(0)
+    }
+    /// How many distinct words.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 }
 

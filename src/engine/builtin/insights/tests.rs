@@ -37,8 +37,10 @@ fn hostile_session(id: &str, tool: &str, path: &str, command: &str, error: &str)
     t
 }
 
-fn parse(text: &str) -> crate::memory::ParsedFile {
-    parse_file(INSIGHTS_FILE, &MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None }, Layout::ClaudeCode, &PinRules::default())
+fn parse(text: &str) -> crate::memory::ParsedFile<'static> {
+    // Parsed files borrow their text; a test's file lives as long as the test process.
+    let file = Box::leak(Box::new(MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None }));
+    parse_file(INSIGHTS_FILE, file, Layout::ClaudeCode, &PinRules::default())
 }
 
 /// What any insights file must look like, whatever the transcripts held.
