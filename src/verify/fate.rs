@@ -363,10 +363,8 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     let hash = |t: &str| normal_hash(&state, t);
     // Normal form → the candidate entry (its ordinal, as in the index below) that has it.
     let by_form: HashMap<u64, usize, Prehashed> = entries(&p.candidate).enumerate().map(|(i, (_, b))| (hash(b.text()), i)).collect();
-    let pointed: HashSet<&str> = entries(&p.candidate)
-        .filter(|(_, b)| b.kind == BlockKind::IndexLine)
-        .filter_map(|(_, b)| b.link.map(link_target))
-        .collect();
+    let pointed: HashSet<&str> =
+        entries(&p.candidate).filter(|(_, b)| b.kind == BlockKind::IndexLine).filter_map(|(_, b)| b.link.map(link_target)).collect();
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
     let mut claims: HashMap<u64, usize, Prehashed> = HashMap::default();
     for (i, c) in report.changes.iter().enumerate().filter(|(_, c)| c.kind != ChangeKind::Edit) {

@@ -47,26 +47,38 @@ pub const SUPERSEDED: &str = "Superseded";
 pub struct Workspace<'a> {
     pub input: &'a DreamInput,
     pub files: Vec<ParsedFile<'a>>,
-    /// `edits[file][block]`: None = keep as is, Some(None) = drop, Some(Some(text)) = rewrite.
-    pub edits: Vec<Vec<Option<Option<String>>>>,
+    /// `edits[file][block]`: kept as is, dropped, or rewritten (the text in `rewrites`). One
+    /// byte a block: most blocks of a big store are never touched.
+    edits: Vec<Vec<Edit>>,
+    rewrites: HashMap<(usize, usize), String>,
     /// Text appended at the end of a parsed file (superseded values, new index lines).
     pub appends: Vec<String>,
     /// Whole files the engine writes (the managed insights file).
     pub managed: BTreeMap<String, String>,
-    pub changes: Vec<Change>,
+    pub changes: Changes,
     pub flags: Vec<Flag>,
 }
 
 impl<'a> Workspace<'a> {
     pub fn new(input: &'a DreamInput) -> (Workspace<'a>, Vec<crate::store::Warning>) {
         let (files, warnings) = memory::parse_store(&input.store, input.layout, &input.pins);
-        let edits = files.iter().map(|f| vec![None; f.blocks().len()]).collect();
+        let edits = files.iter().map(|f| vec![Edit::Keep; f.blocks().len()]).collect();
         let appends = vec![String::new(); files.len()];
-        (Workspace { input, files, edits, appends, managed: BTreeMap::new(), changes: Vec::new(), flags: Vec::new() }, warnings)
+        let ws = Workspace {
+            input,
+            files,
+            edits,
+            rewrites: HashMap::new(),
+            appends,
+            managed: BTreeMap::new(),
+            changes: Changes::default(),
+            flags: Vec::new(),
+        };
+        (ws, warnings)
     }
 
     pub fn is_dropped(&self, file: usize, block: usize) -> bool {
-        matches!(self.edits[file][block], Some(None))
+        self.edits[file][block] == Edit::Drop
     }
 
     /// Drop a block; pinned blocks are never dropped (returns false).
@@ -74,7 +86,8 @@ impl<'a> Workspace<'a> {
         if self.files[file].blocks()[block].pinned {
             return false;
         }
-        self.edits[file][block] = Some(None);
+        self.edits[file][block] = Edit::Drop;
+        self.rewrites.remove(&(file, block));
         true
     }
 
@@ -83,7 +96,8 @@ impl<'a> Workspace<'a> {
         if self.files[file].blocks()[block].pinned {
             return false;
         }
-        self.edits[file][block] = Some(Some(raw));
+        self.edits[file][block] = Edit::Rewrite;
+        self.rewrites.insert((file, block), raw);
         true
     }
 
@@ -93,10 +107,10 @@ impl<'a> Workspace<'a> {
 
     /// The block's raw text as the candidate will have it (None when dropped).
     pub fn current_raw(&self, file: usize, block: usize) -> Option<&str> {
-        match &self.edits[file][block] {
-            None => Some(self.block(file, block).raw),
-            Some(Some(t)) => Some(t),
-            Some(None) => None,
+        match self.edits[file][block] {
+            Edit::Keep => Some(self.block(file, block).raw),
+            Edit::Rewrite => self.rewrites.get(&(file, block)).map(String::as_str),
+            Edit::Drop => None,
         }
     }
 
@@ -153,10 +167,9 @@ impl<'a> Workspace<'a> {
     fn render_blocks(&self, fi: usize, out: &mut String, mut at: impl FnMut(usize, usize)) {
         let mut line = 1 + out.matches('\n').count();
         for (bi, b) in self.files[fi].blocks().iter().enumerate() {
-            let piece = match &self.edits[fi][bi] {
-                None => b.raw,
-                Some(Some(text)) => text.as_str(),
-                Some(None) => {
+            let piece = match self.current_raw(fi, bi) {
+                Some(text) => text,
+                None => {
                     let tail = &b.raw[b.text().len()..];
                     let blank = tail.find('\n').map_or("", |i| &tail[i + 1..]);
                     let separated = out.is_empty() || out.ends_with("\n\n") || out.ends_with("\n\r\n");
@@ -197,6 +210,44 @@ impl<'a> Workspace<'a> {
     pub fn file_mtime(&self, file: usize) -> Option<NaiveDate> {
         self.input.store.files.get(&self.files[file].path).and_then(|f| f.mtime).map(|t| t.date_naive())
     }
+}
+
+/// The changes of a round. A big store's report holds hundreds of thousands: each is stored
+/// with its strings cut to their length (a `format!` or a first `push` reserves more).
+#[derive(Debug, Default)]
+pub struct Changes(Vec<Change>);
+
+impl Changes {
+    pub fn push(&mut self, mut c: Change) {
+        for s in [&mut c.id, &mut c.file, &mut c.reason].into_iter().chain(c.before.as_mut()).chain(c.after.as_mut()) {
+            s.shrink_to_fit();
+        }
+        for list in [&mut c.related_files, &mut c.provenance.entries, &mut c.provenance.sessions] {
+            list.shrink_to_fit();
+            list.iter_mut().for_each(String::shrink_to_fit);
+        }
+        self.0.push(c);
+    }
+}
+
+impl std::ops::Deref for Changes {
+    type Target = Vec<Change>;
+    fn deref(&self) -> &Vec<Change> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Changes {
+    fn deref_mut(&mut self) -> &mut Vec<Change> {
+        &mut self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edit {
+    Keep,
+    Drop,
+    Rewrite,
 }
 
 /// Whether a block is a fact the dedupe/conflict passes may consider.
@@ -289,12 +340,14 @@ fn round(input: &DreamInput) -> Result<Round, super::Canceled> {
     let skipped_clusters = near::drop_near_duplicates(&mut ws, &table, &pairs, cancel)?;
     checkpoint()?;
     insights::write(&mut ws, &table, &confirmations);
+    drop((table, confirmations, pairs));
     index::maintain(&mut ws);
-    let candidate = ws.render();
-    let lines = ws.line_map();
-    let report = report(input, &mut ws, &candidate, warnings);
-    let removed = report.changes.iter().any(|c| matches!(c.kind, ChangeKind::Dedupe | ChangeKind::Conflict));
+    let removed = ws.changes.iter().any(|c| matches!(c.kind, ChangeKind::Dedupe | ChangeKind::Conflict));
     let revisit = removed && (stats.oversized_buckets > 0 || skipped_clusters > 0);
+    let candidate = ws.render();
+    // Lines are mapped back only for a round that another round follows.
+    let lines = if revisit { ws.line_map() } else { LineMap::new() };
+    let report = report(input, &mut ws, &candidate, warnings);
     Ok(Round { candidate, report, lines, revisit })
 }
 
@@ -368,7 +421,7 @@ fn report(input: &DreamInput, ws: &mut Workspace, candidate: &Store, warnings: V
         }
     }
     let (bb, ba) = (input.store.total_bytes(), candidate.total_bytes());
-    let mut changes = std::mem::take(&mut ws.changes);
+    let mut changes = std::mem::take(&mut ws.changes).0;
     // Stable order: by file, then the order the passes produced them.
     changes.sort_by(|a, b| a.file.cmp(&b.file));
     Report {
