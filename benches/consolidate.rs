@@ -14,6 +14,8 @@
 //!   --cli                also time the `dreamd consolidate` binary on each store (read,
 //!                        consolidate, figures, write the candidate), peak RSS from wait4
 //!   --keep DIR           write the stores under DIR (kept) instead of a temp dir
+//!   --max-memory-mb N    the engine's memory budget, as `dreamd consolidate` takes it
+//!                        (default 512; 0: none, every file consolidated)
 //!   --export DIR         write two entry sets (generated, real) with dreamd's word sets, the
 //!                        exact Jaccard >= 0.5 pairs, dreamd's LSH candidates and verified
 //!                        pairs there (for tools/datasketch_compare.py)
@@ -51,7 +53,7 @@ fn peak_rss_kb() -> u64 {
 }
 
 /// Child: read the store and sessions from `dir`, consolidate, print one JSON line.
-fn child(dir: &Path) -> anyhow::Result<()> {
+fn child(dir: &Path, budget: Option<u64>) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let store = Store::read(&dir.join("memory"))?;
     let transcripts: Vec<_> = discover(&dir.join("sessions"), Layout::ClaudeCode, "**/*.jsonl")?.iter().map(read_session).collect();
@@ -67,8 +69,9 @@ fn child(dir: &Path) -> anyhow::Result<()> {
         cancel: Default::default(),
     };
     let t1 = Instant::now();
-    let (candidate, report) = builtin::consolidate(&input)?;
+    let (candidate, report) = builtin::consolidate_within(&input, budget)?;
     let consolidate_s = t1.elapsed().as_secs_f64();
+    let left_out = report.flags.iter().find(|f| f.kind == "memory_budget").map_or(0, |f| f.entries.len());
     let out = serde_json::json!({
         "read_s": read_s,
         "consolidate_s": consolidate_s,
@@ -77,6 +80,8 @@ fn child(dir: &Path) -> anyhow::Result<()> {
         "bytes": report.totals.bytes_before,
         "bytes_after": candidate.total_bytes(),
         "changes": report.changes.len(),
+        "files": report.totals.files_before,
+        "left_out": left_out,
     });
     println!("{out}");
     Ok(())
@@ -94,26 +99,38 @@ fn run_measured(cmd: &mut Command) -> anyhow::Result<(bool, u64)> {
     Ok((libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, usage.ru_maxrss as u64))
 }
 
-/// `dreamd consolidate` on the store in `dir`, as a user runs it.
-fn run_cli(label: &str, dir: &Path) -> anyhow::Result<()> {
+/// `dreamd consolidate` on the store in `dir`, as a user runs it. Started from a fresh small
+/// process (`--cli-child`): a child spawned by this one, which holds the generated store,
+/// would count this process's pages in its peak until it execs.
+fn run_cli(label: &str, dir: &Path, max_memory_mb: u64) -> anyhow::Result<()> {
+    let out = Command::new(std::env::current_exe()?).arg("--cli-child").arg(dir).arg(max_memory_mb.to_string()).output()?;
+    anyhow::ensure!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    println!(
+        "{label:>8} dreamd consolidate (read, consolidate, figures, write)  {:>7.2} s  peak RSS {:>6.0} MB",
+        v["secs"].as_f64().unwrap_or(0.0),
+        v["peak_kb"].as_f64().unwrap_or(0.0) / 1024.0
+    );
+    Ok(())
+}
+
+fn cli_child(dir: &Path, max_memory_mb: &str) -> anyhow::Result<()> {
     let out = dir.join("out");
     let _ = std::fs::remove_dir_all(&out);
     let t = Instant::now();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dreamd"));
     cmd.arg("consolidate").arg(dir.join("memory")).arg("--sessions").arg(dir.join("sessions")).arg("--out").arg(&out);
+    cmd.arg("--max-memory-mb").arg(max_memory_mb);
     cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let (ok, peak_kb) = run_measured(&mut cmd)?;
     let secs = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&out);
-    anyhow::ensure!(ok, "{label}: dreamd consolidate failed");
-    println!(
-        "{label:>8} dreamd consolidate (read, consolidate, figures, write)  {secs:>7.2} s  peak RSS {:>6.0} MB",
-        peak_kb as f64 / 1024.0
-    );
+    anyhow::ensure!(ok, "dreamd consolidate failed");
+    println!("{}", serde_json::json!({"secs": secs, "peak_kb": peak_kb}));
     Ok(())
 }
 
-fn run_case(label: &str, corpus: &Corpus, keep: Option<&Path>, cli: bool) -> anyhow::Result<serde_json::Value> {
+fn run_case(label: &str, corpus: &Corpus, keep: Option<&Path>, cli: bool, max_memory_mb: u64) -> anyhow::Result<serde_json::Value> {
     let temp = tempfile::tempdir()?;
     let dir = match keep {
         Some(k) => k.join(label),
@@ -133,7 +150,7 @@ fn run_case(label: &str, corpus: &Corpus, keep: Option<&Path>, cli: bool) -> any
     }
     let dir = dir.as_path();
     let exe = std::env::current_exe()?;
-    let out = Command::new(exe).arg("--child").arg(dir).output()?;
+    let out = Command::new(exe).arg("--child").arg(dir).arg("--max-memory-mb").arg(max_memory_mb.to_string()).output()?;
     if !out.status.success() {
         anyhow::bail!("{label}: child failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -143,15 +160,19 @@ fn run_case(label: &str, corpus: &Corpus, keep: Option<&Path>, cli: bool) -> any
     let entries = v["entries"].as_u64().unwrap_or(0);
     let mb = v["bytes"].as_u64().unwrap_or(0) as f64 / 1e6;
     println!(
-        "{label:>8} {entries:>9} entries {mb:>8.1} MB  read {:>6.2} s  consolidate {secs:>7.3} s  {:>9.0} entries/s {:>6.1} MB/s  peak RSS {:>6.0} MB  -> {:.1} MB",
+        "{label:>8} {entries:>9} entries {mb:>8.1} MB  read {:>6.2} s  consolidate {secs:>7.3} s  {:>9.0} entries/s {:>6.1} MB/s  peak RSS {:>6.0} MB  -> {:.1} MB, {} changes, {} of {} files left out (budget {})",
         v["read_s"].as_f64().unwrap_or(0.0),
         entries as f64 / secs.max(1e-9),
         mb / secs.max(1e-9),
         v["peak_rss_kb"].as_u64().unwrap_or(0) as f64 / 1024.0,
         v["bytes_after"].as_u64().unwrap_or(0) as f64 / 1e6,
+        v["changes"],
+        v["left_out"],
+        v["files"],
+        if max_memory_mb == 0 { "none".to_string() } else { format!("{max_memory_mb} MiB") },
     );
     if cli {
-        run_cli(label, dir)?;
+        run_cli(label, dir, max_memory_mb)?;
     }
     Ok(v)
 }
@@ -291,17 +312,23 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let dir = args.get(i + 1).map(PathBuf::from).ok_or_else(|| anyhow::anyhow!("--child needs a dir"))?;
-        return child(&dir);
+        let mb: u64 = args.iter().position(|a| a == "--max-memory-mb").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(0);
+        return child(&dir, (mb > 0).then_some(mb << 20));
     }
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    if let Some(i) = args.iter().position(|a| a == "--cli-child") {
+        let (dir, mb) = (args.get(i + 1), args.get(i + 2));
+        return cli_child(Path::new(dir.map_or("", |d| d.as_str())), mb.map_or("0", |m| m.as_str()));
+    }
     let scales: Vec<usize> =
         value("--scales").unwrap_or_else(|| "1,4,16".into()).split(',').filter_map(|s| s.trim().parse().ok()).filter(|&k| k > 0).collect();
     let keep = value("--keep").map(PathBuf::from);
     let cli = args.iter().any(|a| a == "--cli");
+    let max_memory_mb: u64 = value("--max-memory-mb").and_then(|v| v.parse().ok()).unwrap_or(dreamd::config::DEFAULT_MAX_MEMORY_MB);
     println!("dreamd consolidate benchmark ({} cores available)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     for &k in &scales {
         let corpus = generate(&Spec::with_entries(42, BASE_ENTRIES * k, SESSIONS));
-        run_case(&format!("{k}x"), &corpus, keep.as_deref(), cli)?;
+        run_case(&format!("{k}x"), &corpus, keep.as_deref(), cli, max_memory_mb)?;
         if k == 1 && args.iter().any(|a| a == "--quality") {
             let input = DreamInput {
                 store: corpus.store.clone(),
@@ -323,12 +350,12 @@ fn main() -> anyhow::Result<()> {
             let mut spec = Spec::with_entries(43, 0, SESSIONS);
             spec.facts_per_file = 430;
             spec.facts = 2_000 * spec.facts_per_file;
-            run_case("hosted", &generate(&spec), keep.as_deref(), cli)?;
+            run_case("hosted", &generate(&spec), keep.as_deref(), cli, max_memory_mb)?;
         }
         if cases.split(',').any(|c| c == "renamed") {
             // Issue 9's adversarial store: 56 renamed copies of a 24k-entry store, ~100 MB.
             let corpus = renamed_copies(&Spec::with_entries(42, RENAMED_COPY_ENTRIES, SESSIONS), RENAMED_COPIES);
-            run_case("renamed", &corpus, keep.as_deref(), cli)?;
+            run_case("renamed", &corpus, keep.as_deref(), cli, max_memory_mb)?;
         }
     }
     if let Some(dir) = value("--export") {

@@ -13,7 +13,7 @@
 //! Pure: stores in, figures out.
 
 use crate::config::Layout;
-use crate::memory::{entries, parse_store, ParsedFile, PinRules};
+use crate::memory::{parse_file, PinRules};
 use crate::report::approx_tokens;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
@@ -49,26 +49,38 @@ pub fn reduction(before: u64, after: u64) -> f64 {
     }
 }
 
-/// Bytes of the files that are not dreamd-managed.
-fn memory_bytes(parsed: &[ParsedFile], store: &Store) -> u64 {
-    parsed.iter().filter(|f| !f.is_managed()).filter_map(|f| store.files.get(&f.path)).map(|f| f.bytes.len() as u64).sum()
+/// Per store: the bytes of the files that are not dreamd-managed, the entries, the managed
+/// files. One file parsed at a time: a 100 MB store is never held parsed whole.
+fn tally(store: &Store, layout: Layout, pins: &PinRules, managed: &mut Vec<String>) -> (u64, usize) {
+    let (mut memory_bytes, mut entries) = (0, 0);
+    for (path, file) in &store.files {
+        let f = parse_file(path, file, layout, pins);
+        entries += f.blocks().iter().filter(|b| b.kind.is_entry()).count();
+        if f.is_managed() {
+            managed.push(path.clone());
+        } else {
+            memory_bytes += file.bytes.len() as u64;
+        }
+    }
+    (memory_bytes, entries)
 }
 
 pub fn compare(before: &Store, after: &Store, layout: Layout, pins: &PinRules) -> Figures {
-    let (b, a) = (parse_store(before, layout, pins).0, parse_store(after, layout, pins).0);
-    let mut managed: Vec<String> = b.iter().chain(a.iter()).filter(|f| f.is_managed()).map(|f| f.path.clone()).collect();
+    let mut managed = Vec::new();
+    let (memory_bytes_before, entries_before) = tally(before, layout, pins, &mut managed);
+    let (memory_bytes_after, entries_after) = tally(after, layout, pins, &mut managed);
     managed.sort();
     managed.dedup();
     let (bytes_before, bytes_after) = (before.total_bytes(), after.total_bytes());
     Figures {
-        memory_bytes_before: memory_bytes(&b, before),
-        memory_bytes_after: memory_bytes(&a, after),
+        memory_bytes_before,
+        memory_bytes_after,
         bytes_before,
         bytes_after,
         files_before: before.files.len(),
         files_after: after.files.len(),
-        entries_before: entries(&b).count(),
-        entries_after: entries(&a).count(),
+        entries_before,
+        entries_after,
         tokens_before: approx_tokens(bytes_before),
         tokens_after: approx_tokens(bytes_after),
         managed_files: managed,

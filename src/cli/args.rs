@@ -191,6 +191,10 @@ pub enum Command {
         /// Print the full report as JSON instead of a summary
         #[arg(long)]
         json: bool,
+        /// Memory budget in MiB (0: none): over it, the largest files are left as they are
+        /// and the report says so, as `limits.max_memory_mb` does for the daemon
+        #[arg(long, value_name = "MIB", default_value_t = crate::config::DEFAULT_MAX_MEMORY_MB)]
+        max_memory_mb: u64,
     },
     /// Print a shell completion script to standard output
     Completions {

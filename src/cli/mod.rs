@@ -86,8 +86,10 @@ pub async fn client_command(cmd: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Consolidate { memory_dir, sessions, out, layout, keep_history, pinned_patterns, json } => {
-            consolidate(&memory_dir, sessions.as_deref(), &out, layout, keep_history, &pinned_patterns, json)
+        Command::Consolidate { memory_dir, sessions, out, layout, keep_history, pinned_patterns, json, max_memory_mb } => {
+            let budget = (max_memory_mb > 0).then(|| max_memory_mb.saturating_mul(1 << 20));
+            let engine = EngineOptions { layout, keep_history, pins: &pinned_patterns, budget };
+            consolidate(&memory_dir, sessions.as_deref(), &out, &engine, json)
         }
         Command::Status(t) => {
             let v = Client::new(&socket_of(&t)?).get("/v1/status").await?;
@@ -253,16 +255,18 @@ async fn decide(target: &Target, job: i64, verb: &str) -> Result<()> {
     Ok(())
 }
 
-fn consolidate(
-    memory_dir: &Path,
-    sessions: Option<&Path>,
-    out: &Path,
+/// How `dreamd consolidate` runs the built-in engine.
+struct EngineOptions<'a> {
     layout: LayoutArg,
     keep_history: bool,
-    pins: &[String],
-    json_out: bool,
-) -> Result<()> {
+    pins: &'a [String],
+    /// Memory budget in bytes.
+    budget: Option<u64>,
+}
+
+fn consolidate(memory_dir: &Path, sessions: Option<&Path>, out: &Path, engine: &EngineOptions, json_out: bool) -> Result<()> {
     use crate::engine::{builtin, DreamInput};
+    let EngineOptions { layout, keep_history, pins, budget } = *engine;
     let layout = match layout {
         LayoutArg::ClaudeCode => Layout::ClaudeCode,
         LayoutArg::Generic => Layout::Generic,
@@ -274,7 +278,7 @@ fn consolidate(
     };
     let pins = crate::memory::PinRules::new(pins).context("invalid --pinned-pattern")?;
     let input = DreamInput { store, transcripts, layout, pins, now: chrono::Utc::now(), keep_history, cancel: Default::default() };
-    let (candidate, report) = builtin::consolidate(&input)?;
+    let (candidate, report) = builtin::consolidate_within(&input, budget)?;
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         anyhow::bail!("{} exists and is not empty; choose an empty or new directory", out.display());
     }

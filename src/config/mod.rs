@@ -12,7 +12,7 @@ pub mod triggers;
 pub use api::{ApiConfig, TcpConfig};
 pub use duration::HumanDuration;
 pub use report::locate_key;
-pub use triggers::{LimitsConfig, TriggersConfig};
+pub use triggers::{LimitsConfig, TriggersConfig, DEFAULT_MAX_MEMORY_MB};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -85,7 +85,20 @@ pub struct LimitsConfig {
     pub max_failure_backoff: HumanDuration,
     /// A job running longer than this is canceled.
     pub job_timeout: HumanDuration,
+    /// The built-in engine's memory budget, in MiB: over it, the largest files are left as
+    /// they are and the report says so (`engine/builtin/budget.rs`). `null`: no limit.
+    pub max_memory_mb: Option<u64>,
 }
+
+impl LimitsConfig {
+    /// The built-in engine's memory budget in bytes.
+    pub fn memory_budget(&self) -> Option<u64> {
+        self.max_memory_mb.map(|mb| mb.saturating_mul(1 << 20))
+    }
+}
+
+/// A sidecar typically runs under a 256–512 MB memory limit.
+pub const DEFAULT_MAX_MEMORY_MB: u64 = 512;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -96,6 +109,7 @@ impl Default for LimitsConfig {
             failure_backoff: HumanDuration::secs(300),
             max_failure_backoff: HumanDuration::secs(6 * 3600),
             job_timeout: HumanDuration::secs(3600),
+            max_memory_mb: Some(DEFAULT_MAX_MEMORY_MB),
         }
     }
 }

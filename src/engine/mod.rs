@@ -110,11 +110,17 @@ impl Engine {
     /// Run the engine. `DreamOutput::cost_usd` is what the job really cost: 0 for the built-in
     /// engine; for a command, the `cost_usd` of its report, else its price for what it was given.
     pub async fn dream(&self, input: DreamInput, events: &dyn EventSink) -> Result<DreamOutput> {
+        self.dream_within(input, events, None).await
+    }
+
+    /// [`Engine::dream`] within a memory budget in bytes (`limits.max_memory_mb`), which the
+    /// built-in engine keeps to (`builtin::budget`); a command engine is a process of its own.
+    pub async fn dream_within(&self, input: DreamInput, events: &dyn EventSink, budget: Option<u64>) -> Result<DreamOutput> {
         match self {
             Engine::Builtin => {
                 // CPU-bound and pure: keep it off the async workers.
                 // The job summarises the report's changes in its log (one line, not one per change).
-                let (candidate, report) = tokio::task::spawn_blocking(move || builtin::consolidate(&input)).await??;
+                let (candidate, report) = tokio::task::spawn_blocking(move || builtin::consolidate_within(&input, budget)).await??;
                 Ok(DreamOutput { candidate, report, cost_usd: 0.0 })
             }
             Engine::Command(c) => c.dream(input, events).await,

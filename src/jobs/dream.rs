@@ -73,7 +73,7 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
         keep_history: config.engine.keep_history,
         cancel: cancel.child_token(),
     };
-    let output = match run_engine(&ctx, id, &engine, input, &cancel, config.limits.job_timeout.0).await? {
+    let output = match run_engine(&ctx, id, &engine, input, &cancel, &config.limits).await? {
         EngineRun::Done(output) => *output,
         EngineRun::Canceled => return Ok(DreamOutcome::Canceled),
         EngineRun::TimedOut => return Ok(DreamOutcome::TimedOut(config.limits.job_timeout.0)),
@@ -208,11 +208,12 @@ async fn run_engine(
     engine: &Engine,
     input: DreamInput,
     job: &CancellationToken,
-    timeout: Duration,
+    limits: &crate::config::LimitsConfig,
 ) -> Result<EngineRun> {
+    let (timeout, budget) = (limits.job_timeout.0, limits.memory_budget());
     let engine_token = input.cancel.clone();
     let sink = |kind: &str, msg: String| ctx.emit(id, kind, &msg);
-    let run = engine.dream(input, &sink);
+    let run = engine.dream_within(input, &sink, budget);
     tokio::pin!(run);
     let timed_out = tokio::select! {
         // An engine that noticed a cancel first says so with an error: it is a cancel.
@@ -240,6 +241,10 @@ fn summarise_report(ctx: &Context, id: i64, report: &Report) {
     let files: std::collections::BTreeSet<&str> = report.changes.iter().map(|c| c.file.as_str()).collect();
     let summary = if kinds.is_empty() { "no changes".to_string() } else { kinds.join(", ") };
     ctx.emit(id, "write", &format!("{summary} in {} file(s)", files.len()));
+    for f in report.flags.iter().filter(|f| f.kind == "memory_budget") {
+        tracing::warn!(job = id, "{}", f.message);
+        ctx.emit(id, "warning", &f.message);
+    }
     for w in report.warnings.iter().take(MAX_LISTED) {
         tracing::warn!(job = id, file = %w.file, "{}", w.message);
         ctx.emit(id, "warning", &format!("{}: {}", w.file, w.message));

@@ -93,6 +93,15 @@ fn describe(ws: &Workspace, path: &str) -> (String, String) {
     let Some(f) = ws.files.iter().find(|f| f.path == path) else {
         return (stem, String::new());
     };
+    // A file left out for the memory budget is not parsed with the rest: read it now, alone.
+    let alone;
+    let f = match ws.input.store.files.get(path).filter(|_| ws.skipped.contains(path)) {
+        Some(file) => {
+            alone = crate::memory::parse_file(path, file, ws.input.layout, &ws.input.pins);
+            &alone
+        }
+        None => f,
+    };
     let fm = f.frontmatter();
     let name = fm.and_then(|fm| fm.fields.get("name").filter(|v| !v.trim().is_empty()).cloned());
     let desc = fm.and_then(|fm| fm.fields.get("description").filter(|v| !v.trim().is_empty()).cloned());

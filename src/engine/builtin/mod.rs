@@ -16,6 +16,7 @@
 //! every decision rests on content and sure order only: dreaming the result again removes
 //! nothing more (tested on every corpus).
 
+pub mod budget;
 pub mod candidates;
 mod conflict;
 mod dedupe;
@@ -38,7 +39,7 @@ use crate::report::ChangeKind;
 use crate::report::{approx_tokens, Change, Flag, Report, Totals};
 use crate::store::{MemoryFile, Store};
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The section superseded values move to with `keep_history: true`.
 pub const SUPERSEDED: &str = "Superseded";
@@ -57,11 +58,42 @@ pub struct Workspace<'a> {
     pub managed: BTreeMap<String, String>,
     pub changes: Changes,
     pub flags: Vec<Flag>,
+    /// Files left as they are to keep within the memory budget (`budget.rs`): not parsed,
+    /// rendered byte for byte.
+    pub skipped: &'a BTreeSet<String>,
 }
+
+/// No file left out.
+static NONE_SKIPPED: BTreeSet<String> = BTreeSet::new();
+
+/// Why a file left out for the memory budget is not parsed (it is kept byte for byte).
+const SKIPPED: &str = "left as it is to keep within the memory budget";
 
 impl<'a> Workspace<'a> {
     pub fn new(input: &'a DreamInput) -> (Workspace<'a>, Vec<crate::store::Warning>) {
-        let (files, warnings) = memory::parse_store(&input.store, input.layout, &input.pins);
+        Workspace::leaving_out(input, &NONE_SKIPPED)
+    }
+
+    /// The workspace of a dream that leaves `skipped` as they are.
+    pub fn leaving_out(input: &'a DreamInput, skipped: &'a BTreeSet<String>) -> (Workspace<'a>, Vec<crate::store::Warning>) {
+        let mut warnings = Vec::new();
+        let files: Vec<ParsedFile<'a>> = input
+            .store
+            .files
+            .iter()
+            .map(|(path, file)| {
+                if skipped.contains(path) {
+                    return ParsedFile { path: path.clone(), body: FileBody::Opaque { reason: SKIPPED.into() } };
+                }
+                let parsed = memory::parse_file(path, file, input.layout, &input.pins);
+                if let FileBody::Opaque { reason } = &parsed.body {
+                    if memory::is_memory_file(path) {
+                        warnings.push(crate::store::Warning { file: path.clone(), message: format!("kept unchanged: {reason}") });
+                    }
+                }
+                parsed
+            })
+            .collect();
         let edits = files.iter().map(|f| vec![Edit::Keep; f.blocks().len()]).collect();
         let appends = vec![String::new(); files.len()];
         let ws = Workspace {
@@ -73,6 +105,7 @@ impl<'a> Workspace<'a> {
             managed: BTreeMap::new(),
             changes: Changes::default(),
             flags: Vec::new(),
+            skipped,
         };
         (ws, warnings)
     }
@@ -270,7 +303,16 @@ const MAX_ROUNDS: usize = 4;
 /// size and changed the store, the passes run again on its result, so that dreaming the
 /// candidate again removes nothing more.
 pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Canceled> {
-    let first = round(input)?;
+    consolidate_within(input, None)
+}
+
+/// [`consolidate`] within a memory budget in bytes (`limits.max_memory_mb`): when the
+/// estimated peak of a dream of the whole store is over it, the largest files are left as they
+/// are and the report says so (`budget.rs`).
+pub fn consolidate_within(input: &DreamInput, budget: Option<u64>) -> Result<(Store, Report), super::Canceled> {
+    let plan = budget::plan(&input.store, budget);
+    let skipped = plan.as_ref().map_or(&NONE_SKIPPED, |p| &p.skipped);
+    let first = round(input, skipped)?;
     let (mut candidate, mut report, mut revisit) = (first.candidate, first.report, first.revisit);
     // Candidate line → original line, composed over rounds.
     let mut to_original = first.lines;
@@ -288,7 +330,7 @@ pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Cancele
             keep_history: input.keep_history,
             cancel: input.cancel.clone(),
         };
-        let r = round(&next)?;
+        let r = round(&next, skipped)?;
         candidate = next.store;
         if r.report.changes.iter().all(|c| c.kind == ChangeKind::Insight) {
             break;
@@ -313,6 +355,9 @@ pub fn consolidate(input: &DreamInput) -> Result<(Store, Report), super::Cancele
     }
     report.changes.sort_by(|a, b| a.file.cmp(&b.file));
     make_ids_unique(&mut report.changes);
+    if let Some(p) = &plan {
+        report.flags.push(p.flag());
+    }
     Ok((candidate, report))
 }
 
@@ -323,10 +368,10 @@ struct Round {
     revisit: bool,
 }
 
-fn round(input: &DreamInput) -> Result<Round, super::Canceled> {
+fn round(input: &DreamInput, skipped: &BTreeSet<String>) -> Result<Round, super::Canceled> {
     let cancel = &input.cancel;
     let checkpoint = || if cancel.is_cancelled() { Err(super::Canceled) } else { Ok(()) };
-    let (mut ws, warnings) = Workspace::new(input);
+    let (mut ws, warnings) = Workspace::leaving_out(input, skipped);
     index::drop_stale_pointers(&mut ws);
     reldate::absolutize(&mut ws);
     checkpoint()?;
@@ -402,15 +447,16 @@ fn make_ids_unique(changes: &mut [crate::report::Change]) {
 
 /// The round's report; the workspace's changes and flags move into it.
 fn report(input: &DreamInput, ws: &mut Workspace, candidate: &Store, warnings: Vec<crate::store::Warning>) -> Report {
-    let entries_before = memory::entries(&ws.files).count();
+    let count = |path: &str, f: &MemoryFile| {
+        memory::parse_file(path, f, input.layout, &input.pins).blocks().iter().filter(|b| b.kind.is_entry()).count()
+    };
+    // Files left out for the memory budget are counted one at a time (they stay as they are).
+    let left_out: usize = ws.skipped.iter().filter_map(|p| input.store.files.get(p).map(|f| count(p, f))).sum();
+    let entries_before = memory::entries(&ws.files).count() + left_out;
     // Entries after, without parsing the candidate again: kept blocks, plus what was appended
     // or written whole (parsed on their own, they are small).
-    let count_text = |path: &str, text: &str| {
-        let f = MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None };
-        let p = memory::parse_file(path, &f, input.layout, &input.pins);
-        p.blocks().iter().filter(|b| b.kind.is_entry()).count()
-    };
-    let mut entries_after: usize = ws.managed.iter().map(|(p, t)| count_text(p, t)).sum();
+    let count_text = |path: &str, text: &str| count(path, &MemoryFile { bytes: text.as_bytes().to_vec(), mtime: None });
+    let mut entries_after: usize = left_out + ws.managed.iter().map(|(p, t)| count_text(p, t)).sum::<usize>();
     for (fi, f) in ws.files.iter().enumerate() {
         if ws.managed.contains_key(&f.path) {
             continue;
