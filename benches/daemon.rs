@@ -1,16 +1,21 @@
-//! What the daemon adds to the engine: `cargo bench --bench daemon [-- --scale K]`.
+//! What the daemon adds to the engine: `cargo bench --bench daemon [-- --scale K | --hosted |
+//! --renamed | --store DIR] [--max-memory-mb N]`.
 //!
-//! Generates a store of K × 20,000 entries (K = 8 by default, about 11 MB, with 100 sessions)
-//! and, in one run on the same store and machine:
+//! Generates a store of K × 20,000 entries (K = 8 by default, about 11 MB, with 100 sessions);
+//! `--hosted` and `--renamed` are the consolidate benchmark's two 100 MB stores, `--store DIR`
+//! a store written by `cargo bench --bench consolidate -- --keep` (copied, never changed);
+//! `--max-memory-mb` is the daemon's `limits.max_memory_mb` (default 512; 0: none). In one
+//! run on the same store and machine:
 //! 1. times `dreamd consolidate` (the engine alone, as a process: read, consolidate, write);
 //! 2. starts `dreamd run` on a copy and times a dream through the daemon, from
 //!    `POST /v1/dreams` to the job settling (applied, with an auto-apply policy);
-//! 3. meanwhile asks `GET /v1/health` every 20 ms and reports its latency (p50, p99, max).
+//! 3. meanwhile asks `GET /v1/health` every 20 ms and reports its latency (p50, p99, max);
+//! 4. reports the daemon's peak resident memory (VmHWM, read just before it is stopped).
 //!
 //! Targets (issue 9): daemon ≤ 2.5 × consolidate; health p99 < 50 ms and max < 500 ms.
 //! The job's own log gives the time of each stage (read, engine, stage, verify, apply).
 
-use dreamd::corpus::{generate, Spec};
+use dreamd::corpus::{generate, renamed_copies, Spec};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -65,13 +70,31 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let scale: usize = value("--scale").and_then(|v| v.parse().ok()).unwrap_or(8);
+    let max_memory_mb: u64 = value("--max-memory-mb").and_then(|v| v.parse().ok()).unwrap_or(dreamd::config::DEFAULT_MAX_MEMORY_MB);
     let dir = tempfile::tempdir()?;
-    let corpus = generate(&Spec::with_entries(42, BASE_ENTRIES * scale, 100));
-    corpus.write_to(dir.path())?;
+    if let Some(src) = value("--store") {
+        let ok = Command::new("cp").arg("-a").arg(format!("{src}/memory")).arg(format!("{src}/sessions")).arg(dir.path()).status()?;
+        anyhow::ensure!(ok.success(), "cannot copy {src}");
+    } else {
+        let corpus = if args.iter().any(|a| a == "--hosted") {
+            let mut spec = Spec::with_entries(43, 0, 100);
+            spec.facts_per_file = 430;
+            spec.facts = 2_000 * spec.facts_per_file;
+            generate(&spec)
+        } else if args.iter().any(|a| a == "--renamed") {
+            renamed_copies(&Spec::with_entries(42, 24_000, 100), 56)
+        } else {
+            generate(&Spec::with_entries(42, BASE_ENTRIES * scale, 100))
+        };
+        corpus.write_to(dir.path())?;
+    }
     let memory = dir.path().join("memory");
     let sessions = dir.path().join("sessions");
-    let mb = corpus.store.total_bytes() as f64 / 1e6;
-    println!("daemon overhead benchmark: {mb:.1} MB, {} files, {} sessions", corpus.store.files.len(), corpus.sessions.len());
+    let store = dreamd::store::Store::read(&memory)?;
+    let mb = store.total_bytes() as f64 / 1e6;
+    let sessions_n = std::fs::read_dir(&sessions)?.count();
+    println!("daemon overhead benchmark: {mb:.1} MB, {} files, {sessions_n} sessions, max_memory_mb {max_memory_mb}", store.files.len());
+    drop(store);
 
     // 1. The engine alone.
     let t = Instant::now();
@@ -82,7 +105,10 @@ fn main() -> anyhow::Result<()> {
         .arg(&sessions)
         .arg("--out")
         .arg(dir.path().join("out"))
+        .arg("--max-memory-mb")
+        .arg(max_memory_mb.to_string())
         .output()?;
+    let _ = std::fs::remove_dir_all(dir.path().join("out"));
     anyhow::ensure!(out.status.success(), "consolidate failed: {}", String::from_utf8_lossy(&out.stderr));
     let consolidate_s = t.elapsed().as_secs_f64();
 
@@ -90,9 +116,13 @@ fn main() -> anyhow::Result<()> {
     let config = dir.path().join("dreamd.yaml");
     std::fs::write(
         &config,
-        "agent:\n  layout: claude-code\n  memory_dir: ./memory\n  sessions_dir: ./sessions\nstate_dir: ./state\n\
+        format!(
+            "agent:\n  layout: claude-code\n  memory_dir: ./memory\n  sessions_dir: ./sessions\nstate_dir: ./state\n\
          triggers:\n  min_new_sessions: null\n  max_index_lines: null\n\
-         policy:\n  min_reduction: 0.0\n  max_reduction: 1.0\n  max_entry_loss: 1.0\n",
+         policy:\n  min_reduction: 0.0\n  max_reduction: 1.0\n  max_entry_loss: 1.0\n\
+         limits:\n  max_memory_mb: {}\n",
+            if max_memory_mb == 0 { "null".to_string() } else { max_memory_mb.to_string() }
+        ),
     )?;
     let socket = dir.path().join("state/dreamd.sock");
     let mut daemon = Command::new(BIN).arg("run").arg("--config").arg(&config).stderr(Stdio::null()).spawn()?;
@@ -125,6 +155,9 @@ fn main() -> anyhow::Result<()> {
     stop.store(true, Ordering::SeqCst);
     let mut lat = prober.join().map_err(|_| anyhow::anyhow!("prober panicked"))?;
     let (_, job) = request(&socket, "GET", &format!("/v1/jobs/{id}"), "")?;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+    let peak_kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     daemon.wait()?;
@@ -140,6 +173,7 @@ fn main() -> anyhow::Result<()> {
     println!("  dreamd consolidate        {consolidate_s:>7.2} s");
     println!("  dream through the daemon  {daemon_s:>7.2} s  ({:.2}x consolidate; job {})", daemon_s / consolidate_s, job["job"]["status"]);
     println!("  of which the engine       {engine_s:>7.2} s  (daemon = {:.2}x the engine alone)", daemon_s / engine_s);
+    println!("  the daemon's peak RSS     {:>7.0} MB", peak_kb as f64 / 1024.0);
     println!(
         "  GET /v1/health meanwhile  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} requests)",
         percentile(&lat, 0.5),
@@ -161,7 +195,7 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({"mb": mb, "consolidate_s": consolidate_s, "daemon_s": daemon_s, "engine_s": engine_s, "ratio": daemon_s / consolidate_s,
             "health_p50_ms": percentile(&lat, 0.5), "health_p99_ms": percentile(&lat, 0.99), "health_max_ms": lat.last(),
-            "job_status": job["job"]["status"]})
+            "job_status": job["job"]["status"], "daemon_peak_rss_kb": peak_kb})
     );
     Ok(())
 }

@@ -9,6 +9,9 @@
 //!   --hosted             also the hosted maximum: ~2,000 files, ~100 MB, ~1.4 M entries
 //!   --real DIR           instead: the built-in engine and the verifier on every
 //!                        DIR/*/*/memory store (e.g. ../shared/corpora/real), holds per check
+//!   --staged DIR         instead: the verifier alone (this process, peak RSS at the end) on a
+//!                        job's staging directory (`base/`, `candidate/`, `report.json`), as the
+//!                        daemon verifies it
 
 use dreamd::config::{Config, Layout};
 use dreamd::corpus::{generate, Spec};
@@ -229,6 +232,33 @@ fn real(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The verifier on a staged job, alone: what it adds to the daemon's peak.
+fn staged(dir: &Path) -> anyhow::Result<()> {
+    let base = Store::read(&dir.join("base"))?;
+    let candidate = Store::read(&dir.join("candidate"))?;
+    let report: Report = serde_json::from_slice(&std::fs::read(dir.join("report.json"))?)?;
+    let before = peak_rss_mb();
+    let config = config(Layout::ClaudeCode);
+    let pins = PinRules::default();
+    let h = base.hash();
+    let input = verify::Input {
+        config: &config,
+        pins: &pins,
+        live: &base,
+        candidate: &candidate,
+        report: &report,
+        base_hash: &h,
+        current_hash: &h,
+    };
+    let (verdict, secs) = time(|| verify::evaluate(&input));
+    println!(
+        "{}",
+        serde_json::json!({"verify_s": secs, "peak_rss_mb": peak_rss_mb(), "peak_before_verify_mb": before, "passed": verdict.passed,
+            "changes": report.changes.len()})
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
@@ -237,6 +267,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(dir) = value("--real") {
         return real(Path::new(&dir));
+    }
+    if let Some(dir) = value("--staged") {
+        return staged(Path::new(&dir));
     }
     println!("dreamd verifier benchmark ({} cores available)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     for k in value("--scales").unwrap_or_else(|| "1".into()).split(',').filter_map(|s| s.trim().parse::<usize>().ok()).filter(|&k| k > 0) {

@@ -64,7 +64,11 @@ impl JobDir {
     pub fn finish(&self, base: &Store, candidate: &Store, report: &Report) -> Result<()> {
         let tmp = self.tmp();
         write_tree(&tmp.join("candidate"), candidate, Some((base, &tmp.join("base"))))?;
-        write_private_file(&tmp.join("report.json"), &serde_json::to_vec(report)?).context("cannot write the report")?;
+        // Streamed: a 100 MB store's report is tens of MB of JSON, never held as one buffer.
+        let file = write_private_file(&tmp.join("report.json"), b"").context("cannot write the report")?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut out, report).context("cannot write the report")?;
+        std::io::Write::flush(&mut out).context("cannot write the report")?;
         if self.0.exists() {
             std::fs::remove_dir_all(&self.0)?;
         }
