@@ -316,6 +316,8 @@ fn parse_blocks<'b>(body: &'b str, first_line: usize, is_index: bool) -> Vec<Blo
             }
         }
     }
+    // A store is parsed whole (by the engine, twice by the verifier): no spare capacity.
+    blocks.shrink_to_fit();
     blocks
 }
 
