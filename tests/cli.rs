@@ -218,3 +218,30 @@ fn a_daemon_that_never_answers_is_an_error_not_a_hang() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("did not answer within"), "{}", stderr(&out));
 }
+
+/// `dreamd consolidate` within a memory budget the store is over: the topic files are left as
+/// they are, the index is still kept, and the report says what was left out and why.
+#[test]
+fn consolidate_over_its_memory_budget_leaves_the_largest_files_and_says_so() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/memory");
+    let out = tempfile::tempdir().unwrap();
+    let run = |dest: &std::path::Path, budget: &str| {
+        let o = Command::new(BIN).args(["consolidate", "--json", "--max-memory-mb", budget, "--out"]).arg(dest).arg(&src).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let tight = run(&out.path().join("tight"), "1");
+    let flag = tight["flags"].as_array().unwrap().iter().find(|f| f["kind"] == "memory_budget").expect("the report says so");
+    let left_out: Vec<&str> = flag["entries"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
+    assert!(!left_out.is_empty() && !left_out.contains(&"MEMORY.md"), "{flag}");
+    for path in &left_out {
+        let (before, after) = (std::fs::read(src.join(path)).unwrap(), std::fs::read(out.path().join("tight").join(path)).unwrap());
+        assert_eq!(before, after, "{path} was left out, so it is unchanged");
+    }
+    let changes = tight["changes"].as_array().unwrap();
+    assert!(changes.iter().all(|c| !left_out.contains(&c["file"].as_str().unwrap_or(""))), "{changes:?}");
+    // The default budget fits the example: every file is dreamed, nothing is flagged.
+    let roomy = run(&out.path().join("roomy"), "512");
+    assert!(roomy["flags"].as_array().unwrap().iter().all(|f| f["kind"] != "memory_budget"));
+    assert!(roomy["changes"].as_array().unwrap().len() > changes.len());
+}

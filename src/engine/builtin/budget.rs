@@ -102,6 +102,11 @@ pub fn plan(store: &Store, budget: Option<u64>) -> Option<Plan> {
         skipped_bytes += store.files[path].bytes.len() as u64;
         skipped.insert(path.clone());
     }
+    // Nothing may be left out (only the index, managed files, files the engine does not
+    // read): the dream goes ahead whole.
+    if skipped.is_empty() {
+        return None;
+    }
     Some(Plan { skipped, estimate_all, estimate_kept, budget, skipped_bytes, total_bytes: store.total_bytes() })
 }
 
@@ -149,6 +154,8 @@ mod tests {
         s.files.insert("insights.md".into(), MemoryFile { bytes: managed.into_bytes(), mtime: None });
         let p = plan(&s, Some(1)).expect("over budget");
         assert!(!p.skipped.contains("insights.md") && p.skipped.contains("big.md"));
+        let only_index = store(&[("MEMORY.md", 10_000), ("data.json", 10_000)]);
+        assert_eq!(plan(&only_index, Some(1)), None, "nothing may be left out");
     }
 
     /// The engine within a budget that the whole store is over: the big file is left as it
