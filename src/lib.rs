@@ -1,6 +1,7 @@
 //! dreamd: a sidecar daemon that consolidates ("dreams") an AI agent's memory directory.
 //! `docs/architecture.md` maps the modules.
 
+pub mod allocator;
 pub mod api;
 pub mod apply;
 pub mod cli;

@@ -7,7 +7,9 @@ fn main() -> ExitCode {
     #[cfg(feature = "test-hooks")]
     let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run { .. }) {
+    if matches!(cli.command, Command::Run { .. }) {
+        dreamd::allocator::limit_arenas();
+    } else {
         // A client piped into `head` should end quietly, not panic on a closed stdout.
         // SAFETY: restoring the default disposition of a signal before any thread starts.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };

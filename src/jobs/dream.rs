@@ -78,6 +78,10 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
         EngineRun::Canceled => return Ok(DreamOutcome::Canceled),
         EngineRun::TimedOut => return Ok(DreamOutcome::TimedOut(config.limits.job_timeout.0)),
     };
+    // The engine ran on a blocking thread, whose freed memory stays in that thread's malloc
+    // arena; verification allocates on another. Handing it back first keeps the daemon's peak
+    // the larger of the two stages, not their sum.
+    crate::allocator::release_free_memory();
     // Test seam: a panic "in the engine" (compiled out unless the `test-hooks` feature is on).
     fail::fail_point!("dream::engine");
     summarise_report(&ctx, id, &output.report);
@@ -109,6 +113,7 @@ pub async fn dream(ctx: Arc<Context>, id: i64, engine: Engine, cancel: Cancellat
             Ok((verify_staged(ctx, id, &config, &base, &c, &report)?, figures))
         })
         .await??;
+    crate::allocator::release_free_memory();
     Ok(DreamOutcome::Staged(Staged {
         base_hash,
         candidate_hash,
