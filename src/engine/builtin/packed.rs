@@ -210,4 +210,20 @@ mod tests {
         assert_eq!(store.packed(2), store.packed(texts.len()), "equal tokens, equal packed slices");
         assert_ne!(store.packed(0), store.packed(1));
     }
+
+    proptest::proptest! {
+        /// Any text: its features come back exactly, and two entries' packed tokens are equal
+        /// exactly when their tokens are (the exact-duplicate key relies on it).
+        #[test]
+        fn packing_loses_nothing(a in "\\PC{0,80}", b in "(- )?(`[a-z/.]{1,12}` |[A-Za-z0-9é日?!.,:()\\[\\]-]{1,10} ){0,12}") {
+            let mut vocab = Vocab::default();
+            let (fa, fb) = (features(&a, &mut vocab), features(&b, &mut vocab));
+            let mut store = FeatureStore::default();
+            store.push(&fa);
+            store.push(&fb);
+            proptest::prop_assert_eq!(&store.get(0), &fa);
+            proptest::prop_assert_eq!(&store.get(1), &fb);
+            proptest::prop_assert_eq!(store.packed(0) == store.packed(1), fa.tokens == fb.tokens);
+        }
+    }
 }
