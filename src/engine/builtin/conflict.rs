@@ -30,6 +30,7 @@ use super::{Workspace, SUPERSEDED};
 use crate::engine::{Canceled, CancellationToken};
 use crate::memory::BlockKind;
 use crate::report::{Change, ChangeKind, Flag};
+use std::collections::BTreeMap;
 
 /// What differs between two conflicting entries ("8080 vs 9090"), or None when they do not
 /// conflict.
@@ -181,7 +182,8 @@ pub fn resolve(
     cancel: &CancellationToken,
 ) -> Result<Vec<bool>, Canceled> {
     let n = table.entries.len();
-    let mut newer_of: Vec<Option<(usize, String)>> = vec![None; n];
+    // Superseded entry → the newer one and what differs; few entries of a store are.
+    let mut newer_of: BTreeMap<usize, (usize, String)> = BTreeMap::new();
     let mut held: Vec<Held> = Vec::new();
     for (k, &(a, b)) in pairs.iter().enumerate() {
         super::check_every(k, cancel)?;
@@ -220,16 +222,14 @@ pub fn resolve(
                 table.loc(ws, newer)
             );
             held.push(Held { a: older, b: newer, kind: "conflict", message });
-        } else if newer_of[older].is_none() {
-            newer_of[older] = Some((newer, what));
+        } else {
+            newer_of.entry(older).or_insert((newer, what));
         }
     }
     restatements_of_superseded(ws, table, pairs, &mut newer_of);
     let mut superseded = vec![false; n];
-    for older in 0..n {
-        if let Some((newer, what)) = newer_of[older].clone() {
-            superseded[older] = supersede(ws, table, conf, older, newer, &what);
-        }
+    for (older, (newer, what)) in newer_of {
+        superseded[older] = supersede(ws, table, conf, older, newer, &what);
     }
     for h in held {
         // Only about entries that stay: a flag on a removed entry helps no one.
@@ -243,11 +243,11 @@ pub fn resolve(
 
 /// A restatement of a superseded entry (the same words plus a remark) is as outdated, when
 /// the same newer entry is surely newer than it too.
-fn restatements_of_superseded(ws: &Workspace, table: &EntryTable, pairs: &[(u32, u32)], newer_of: &mut [Option<(usize, String)>]) {
+fn restatements_of_superseded(ws: &Workspace, table: &EntryTable, pairs: &[(u32, u32)], newer_of: &mut BTreeMap<usize, (usize, String)>) {
     let mut add: Vec<(usize, (usize, String))> = Vec::new();
     for &(a, b) in pairs {
         for (x, y) in [(a as usize, b as usize), (b as usize, a as usize)] {
-            let (Some((newer, what)), None) = (&newer_of[y], &newer_of[x]) else { continue };
+            let (Some((newer, what)), None) = (newer_of.get(&y), newer_of.get(&x)) else { continue };
             let ex = &table.entries[x];
             let restates = super::near::covers(&table.feat(x), &table.feat(y)).is_some();
             if restates && order::compare(&table.ev(*newer), &table.ev(x)).surely_newer() && !ws.block(ex.fi, ex.bi).pinned {
@@ -256,7 +256,7 @@ fn restatements_of_superseded(ws: &Workspace, table: &EntryTable, pairs: &[(u32,
         }
     }
     for (x, v) in add {
-        newer_of[x].get_or_insert(v);
+        newer_of.entry(x).or_insert(v);
     }
 }
 
