@@ -111,6 +111,21 @@ pub struct Message {
     pub content: serde_json::Value,
 }
 
+impl Record {
+    /// Drop what no reader of a record looks at: the content of a tool result that is not an
+    /// error (a file read, a command's output), most of a coding agent's transcript. A dream
+    /// reads every transcript at once; an error's text stays (insights count errors).
+    fn prune(&mut self) {
+        let Some(serde_json::Value::Array(items)) = self.message.as_mut().map(|m| &mut m.content) else { return };
+        for item in items.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+            let is_result = item.get("type").and_then(serde_json::Value::as_str) == Some("tool_result");
+            if is_result && item.get("is_error") != Some(&serde_json::Value::Bool(true)) {
+                item.remove("content");
+            }
+        }
+    }
+}
+
 /// A parsed transcript: the records that parsed, and how many lines did not.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Transcript {
@@ -154,7 +169,10 @@ fn parse_lines(reader: impl BufRead, t: &mut Transcript) -> std::io::Result<()> 
                 return;
             }
             match serde_json::from_str::<Record>(&text) {
-                Ok(r) => t.records.push(r),
+                Ok(mut r) => {
+                    r.prune();
+                    t.records.push(r)
+                }
                 Err(_) => t.skipped_lines += 1,
             }
         }
@@ -229,6 +247,24 @@ pub fn read_session(s: &SessionFile) -> Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_output_is_not_kept_but_errors_and_everything_else_are() {
+        let line = |content: &str| format!(r#"{{"type":"user","sessionId":"s","message":{{"role":"user","content":{content}}}}}"#);
+        let text = [
+            line(r#"[{"type":"tool_result","tool_use_id":"1","content":"5,000 lines of a file"}]"#),
+            line(r#"[{"type":"tool_result","is_error":true,"content":"Error: boom"}]"#),
+            line(r#"[{"type":"text","text":"hello"},{"type":"tool_use","name":"Bash","input":{"command":"ls"}}]"#),
+            line(r#""a plain message""#),
+        ]
+        .join("\n");
+        let t = parse_transcript("s", &text);
+        let content = |i: usize| &t.records[i].message.as_ref().unwrap().content;
+        assert_eq!(content(0), &serde_json::json!([{"type": "tool_result", "tool_use_id": "1"}]));
+        assert_eq!(content(1)[0]["content"], "Error: boom");
+        assert_eq!(content(2)[1]["input"]["command"], "ls");
+        assert_eq!(content(3), "a plain message");
+    }
 
     /// Red team: a transcript replaced by a link after discovery was read through the link.
     #[test]
