@@ -12,6 +12,7 @@ pub mod files;
 pub mod pinned;
 pub mod reduction;
 pub mod secrets;
+pub mod subject;
 pub mod words;
 
 use crate::config::Config;
