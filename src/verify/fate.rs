@@ -30,6 +30,8 @@ const MAX_WORDS: usize = 256;
 /// Words of a live entry a successor may replace: one value, a name with its version, or
 /// paths that moved together (`subject.rs` decides which).
 const MAX_CHANGED: usize = 8;
+/// What reading a word the subject's way costs, in word visits (it allocates, the rest does not).
+const SHAPE_COST: u64 = 64;
 /// Word visits the comparisons may make in one dream (seconds of work, ten times what the
 /// hosted maximum needs): past it, what is left is held for a person rather than compared.
 const WORK_BUDGET: u64 = 4_000_000_000;
@@ -305,38 +307,52 @@ fn adds_negation(c: View, l: &Terms, negations: &[u32]) -> bool {
 #[derive(Clone, Copy)]
 enum Dates<'a> {
     /// Every date of the entry is in its successor, or the report names those folded into a
-    /// newer one (`folded`: the change's text, which must name each).
+    /// newer one (`folded`: the change's text, which must name each) that the memory already
+    /// held: an engine does not get to re-date a fact with a date it made up.
     Kept { folded: Option<&'a str> },
     /// A relative date made absolute: its dates kept, and one more, no later than the day
     /// after its newest (its anchor: "yesterday" is before the day the entry was written).
     Relative,
 }
 
-/// Whether candidate entry `e` says everything `l` says.
-fn covers(c: View, l: &Terms, negations: &[u32], dates: Dates) -> bool {
+/// Whether candidate entry `c` says everything `l` says; `c_live`: whether the live store
+/// has `c` (asked only when dates are folded into it).
+fn covers(c: View, l: &Terms, negations: &[u32], dates: Dates, c_live: &dyn Fn() -> bool) -> bool {
     // Every clause in order implies every word present.
     if !clauses_in_order(l, c.seq) || adds_negation(c, l, negations) {
         return false;
     }
-    dates_agree(&l.dates, c.dates, dates)
+    match dates_agree(&l.dates, c.dates, dates) {
+        Agree::Yes => true,
+        Agree::Folded => c_live(),
+        Agree::No => false,
+    }
+}
+
+enum Agree {
+    Yes,
+    /// Only with older dates folded into the successor's newer one.
+    Folded,
+    No,
 }
 
 /// The dates rule of a merge: the newest date survives (a future conflict needs it to tell
 /// which value is newer); older ones may be folded into it when the report says which.
-fn dates_agree(old: &[u32], new: &[u32], how: Dates) -> bool {
+fn dates_agree(old: &[u32], new: &[u32], how: Dates) -> Agree {
     let missing: Vec<u32> = old.iter().filter(|d| !new.contains(d)).copied().collect();
+    let agree = |yes: bool, how: Agree| if yes { how } else { Agree::No };
     match how {
         Dates::Relative => {
             // Counted with repeats: the date a rewrite states may be in the entry already.
-            let Some(&anchor) = old.iter().max() else { return false };
+            let Some(&anchor) = old.iter().max() else { return Agree::No };
             let count = |ds: &[u32], d: u32| ds.iter().filter(|&&x| x == d).count();
-            missing.is_empty() && new.iter().any(|&d| d <= day_after(anchor) && count(new, d) > count(old, d))
+            agree(missing.is_empty() && new.iter().any(|&d| d <= day_after(anchor) && count(new, d) > count(old, d)), Agree::Yes)
         }
-        Dates::Kept { .. } if missing.is_empty() => true,
-        Dates::Kept { folded: None } => false,
+        Dates::Kept { .. } if missing.is_empty() => Agree::Yes,
+        Dates::Kept { folded: None } => Agree::No,
         Dates::Kept { folded: Some(text) } => {
             let newest_kept = matches!((old.iter().max(), new.iter().max()), (Some(o), Some(n)) if n >= o);
-            newest_kept && missing.iter().all(|&d| text.contains(&fmt_date(d)))
+            agree(newest_kept && missing.iter().all(|&d| text.contains(&fmt_date(d))), Agree::Folded)
         }
     }
 }
@@ -353,7 +369,9 @@ fn day_after(d: u32) -> u32 {
 /// Counted with repeats first, as a cheap filter: "`server/` - Various server configurations"
 /// → "`examples/server/src/` - Various server configurations" changes one word although
 /// "server" is still there. What is a subject and what a value is `subject.rs`'s to say.
-fn supersedes(c: View, l: &Terms, l_shapes: &[Shape], c_text: &str, negations: &[u32]) -> Result<(), String> {
+///
+/// `charge` is told the cost of reading the two the subject's way (only near misses get there).
+fn supersedes(c: View, l: &Terms, l_shapes: &[Shape], c_text: &str, negations: &[u32], charge: &mut dyn FnMut(u64)) -> Result<(), String> {
     let seq = c.seq;
     // Multiset difference of the two word lists, by merging sorted copies.
     let (mut a, mut b) = (l.seq.clone(), seq.to_vec());
@@ -375,6 +393,7 @@ fn supersedes(c: View, l: &Terms, l_shapes: &[Shape], c_text: &str, negations: &
     if missing.iter().any(|w| negations.binary_search(w).is_ok()) || (!c.other && extra == 0) || adds_negation(c, l, negations) {
         return Err(String::new());
     }
+    charge(SHAPE_COST * (c.seq.len() + l.seq.len() + 2) as u64);
     // A plain remark on either side ("(this came up twice)", "Don't forget this!") is no value.
     let mut c_shapes = vec![subject::shape(c_text)];
     c_shapes.extend(without_remark(c_text).map(subject::shape));
@@ -519,15 +538,16 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
         // Each comparison scans the candidate entry once per clause of the live one.
         let clauses = l.clause.last().map_or(1, |&k| k as u64 + 1);
-        let mut spend = |c: usize| work = work.saturating_sub((clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64);
+        let visit = |c: usize| (clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64;
+        let mut spend = |cost: u64| work = work.saturating_sub(cost);
         // The candidate entry the claim names (a rewrite's `after`), looked at first.
         let claimed_after = e.change.and_then(|i| report.changes[i].after.as_deref()).and_then(|t| by_form.get(&hash(t)).copied());
-        let merged_into = |t: &Terms, dates: Dates, spend: &mut dyn FnMut(usize)| {
+        let merged_into = |t: &Terms, dates: Dates, spend: &mut dyn FnMut(u64)| {
             // An entry of relative words only ("yesterday") has nothing to look up by.
             let search = (!t.set.is_empty()).then(|| ix.containing_all(t)).into_iter().flatten();
             claimed_after.into_iter().chain(search).any(|c| {
-                spend(c);
-                covers(ix.view(c), t, &negations, dates)
+                spend(visit(c));
+                covers(ix.view(c), t, &negations, dates, &|| live_forms.contains(&hash(ix.text(p, c))))
             })
         };
         // Older dates may be folded into a newer copy only when the report says so, by date.
@@ -583,7 +603,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             let tt = terms(t, &mut vocab, false);
             let t_claim = claims.get(&hash(t)).filter(|&&i| matches!(report.changes[i].kind, ChangeKind::Dedupe | ChangeKind::Conflict));
             let t_dates = Dates::Kept { folded: t_claim.map(|&i| report.changes[i].reason.as_str()) };
-            let takes_over = match supersedes(tt.view(), &l, &l_shapes, t, &negations) {
+            let takes_over = match supersedes(tt.view(), &l, &l_shapes, t, &negations, &mut spend) {
                 Ok(()) => true,
                 Err(why) => {
                     if !why.is_empty() {
@@ -593,8 +613,9 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
                 }
             };
             for c in ix.containing_all(&tt).take(16) {
-                spend(c);
-                if takes_over && successor.is_none() && covers(ix.view(c), &tt, &negations, t_dates) {
+                spend(visit(c));
+                let c_live = || live_forms.contains(&hash(ix.text(p, c)));
+                if takes_over && successor.is_none() && covers(ix.view(c), &tt, &negations, t_dates, &c_live) {
                     successor = Some(c);
                 }
                 hinted.push(c);
@@ -610,8 +631,8 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         let found = successor.is_some();
         let search = hinted.into_iter().chain(ix.containing_all_but_one(&l, limit)).chain(by_subject);
         for c in search.take_while(|_| !found) {
-            spend(c);
-            match supersedes(ix.view(c), &l, &l_shapes, ix.text(p, c), &negations) {
+            spend(visit(c));
+            match supersedes(ix.view(c), &l, &l_shapes, ix.text(p, c), &negations, &mut spend) {
                 // The newer value must be one the memory already held: an engine does not get
                 // to replace a fact with a value it made up.
                 Ok(()) if !live_forms.contains(&hash(ix.text(p, c))) => {
@@ -781,7 +802,7 @@ fn is_relative_rewrite(old: &str, new: &str) -> bool {
             return false;
         }
     }
-    kept.peek().is_none() && dates_agree(&old_dates, &new_dates, Dates::Relative)
+    kept.peek().is_none() && matches!(dates_agree(&old_dates, &new_dates, Dates::Relative), Agree::Yes)
 }
 
 fn has_relative_date(text: &str) -> bool {

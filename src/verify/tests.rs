@@ -516,6 +516,14 @@ fn a_date_only_duplicate_keeps_the_newest_date_and_names_the_folded_ones() {
         let d = failed(&verify_with(&config(""), &live, &newest_kept, &report), "entry_loss");
         assert!(d[0].starts_with("a.md:1:"), "{d:?}");
     }
+    // Folded into a newer date the engine made up: held (a made-up date would win later conflicts).
+    let redated = store(&[("a.md", &format!("{AROUND}- [2026-09-01] Ledger-cache listens on port 5432\n"))]);
+    let mut both = claim(ChangeKind::Dedupe, old, "dates folded: 2026-04-25, 2026-06-07", &[]);
+    both.changes.extend(
+        claim(ChangeKind::Dedupe, "- [2026-06-07] Ledger-cache listens on port 5432", "dates folded: 2026-04-25, 2026-06-07", &[]).changes,
+    );
+    let d = failed(&verify_with(&config(""), &live, &redated, &both), "entry_loss");
+    assert_eq!(d.len(), 2, "{d:?}");
     // The newest date dropped (the older copy kept), or every date dropped: held.
     let newest = "- [2026-06-07] Ledger-cache listens on port 5432";
     let oldest_kept = store(&[("a.md", &format!("- [2026-04-25] Ledger-cache listens on port 5432\n{AROUND}"))]);
