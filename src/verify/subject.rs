@@ -20,250 +20,55 @@
 //!   `packages/core-internal/…`) name the same thing wherever they stand.
 
 use super::words::{is_negation, scan_words_raw, WordRef};
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+fn set(words: &'static str) -> HashSet<&'static str> {
+    words.split_whitespace().collect()
+}
 
 /// Verbs that end a statement's subject (stopwords such as `is`, `has`, `does` count too).
-const VERBS: &[&str] = &[
-    "can",
-    "could",
-    "must",
-    "should",
-    "will",
-    "would",
-    "may",
-    "might",
-    "shall",
-    "cannot",
-    "can't",
-    "won't",
-    "isn't",
-    "aren't",
-    "wasn't",
-    "weren't",
-    "doesn't",
-    "didn't",
-    "don't",
-    "shouldn't",
-    "mustn't",
-    "runs",
-    "uses",
-    "listens",
-    "stores",
-    "reads",
-    "writes",
-    "requires",
-    "owns",
-    "prefers",
-    "lives",
-    "deploys",
-    "ships",
-    "targets",
-    "supports",
-    "depends",
-    "serves",
-    "hosts",
-    "keeps",
-    "holds",
-    "means",
-    "makes",
-    "takes",
-    "goes",
-    "gets",
-    "sets",
-    "points",
-    "connects",
-    "contains",
-    "includes",
-    "provides",
-    "defines",
-    "exports",
-    "imports",
-    "extends",
-    "implements",
-    "sits",
-    "expects",
-    "accepts",
-    "wraps",
-    "manages",
-    "generates",
-    "follows",
-    "replaces",
-    "needs",
-    "wants",
-    "lacks",
-    "leads",
-    "maintains",
-    "talks",
-    "sends",
-    "receives",
-    "loads",
-    "saves",
-    "belongs",
-    "applies",
-    "allows",
-    "blocks",
-    "creates",
-    "emits",
-    "exposes",
-    "fetches",
-    "publishes",
-    "relies",
-    "resolves",
-    "syncs",
-    "validates",
-    "equals",
-    "became",
-    "becomes",
-    "moved",
-    "migrated",
-    "switched",
-];
+static VERBS: LazyLock<HashSet<&str>> = LazyLock::new(|| {
+    set("can could must should will would may might shall cannot can't won't isn't aren't wasn't weren't doesn't didn't \
+     don't shouldn't mustn't runs uses listens stores reads writes requires owns prefers lives deploys ships \
+     targets supports depends serves hosts keeps holds means makes takes goes gets sets points connects contains \
+     includes provides defines exports imports extends implements sits expects accepts wraps manages generates \
+     follows replaces needs wants lacks leads maintains talks sends receives loads saves belongs applies allows \
+     blocks creates emits exposes fetches publishes relies resolves syncs validates equals became becomes moved \
+     migrated switched")
+});
 
 /// Base forms that end a subject only after a plural ("Pulone builds **take** …", "Integration
 /// tests **use** …", "alerts **page** …"): elsewhere most are nouns too ("the nightly run").
-const BASE_VERBS: &[&str] = &[
-    "go", "use", "need", "depend", "live", "take", "run", "ship", "own", "keep", "hold", "listen", "store", "read", "write", "require",
-    "prefer", "support", "page", "get", "make", "sit", "point", "lead", "follow", "handle", "expect", "serve", "host", "stay", "work",
-    "fail", "pass", "share", "cover", "call", "happen", "start", "end", "belong", "apply",
-];
+static BASE_VERBS: LazyLock<HashSet<&str>> = LazyLock::new(|| {
+    set("go use need depend live take run ship own keep hold listen store read write require prefer support page get \
+     make sit point lead follow handle expect serve host stay work fail pass share cover call happen start end \
+     belong apply")
+});
 
 /// Verbs an imperative opens with ("Install …", "Ask …", "Run …").
-const IMPERATIVES: &[&str] = &[
-    "ask",
-    "use",
-    "run",
-    "install",
-    "add",
-    "keep",
-    "prefer",
-    "call",
-    "check",
-    "make",
-    "write",
-    "read",
-    "put",
-    "place",
-    "set",
-    "update",
-    "remove",
-    "delete",
-    "create",
-    "follow",
-    "include",
-    "import",
-    "export",
-    "raise",
-    "catch",
-    "omit",
-    "test",
-    "build",
-    "deploy",
-    "ping",
-    "contact",
-    "see",
-    "start",
-    "restart",
-    "pin",
-    "bump",
-    "commit",
-    "push",
-    "pull",
-    "open",
-    "close",
-    "review",
-    "rotate",
-    "fetch",
-    "wait",
-    "document",
-    "mention",
-    "name",
-    "store",
-    "return",
-    "log",
-    "handle",
-    "validate",
-    "verify",
-    "ensure",
-    "sign",
-    "tag",
-    "merge",
-    "rebase",
-    "squash",
-    "format",
-    "lint",
-    "mark",
-    "treat",
-    "send",
-    "notify",
-    "email",
-    "message",
-    "page",
-    "escalate",
-    "configure",
-    "enable",
-    "disable",
-    "upgrade",
-    "downgrade",
-    "migrate",
-    "replace",
-    "rename",
-    "move",
-    "copy",
-    "restore",
-    "clean",
-    "clear",
-    "reset",
-    "pass",
-    "wrap",
-    "reserve",
-    "favor",
-    "favour",
-    "gather",
-    "submit",
-    "target",
-    "invoke",
-    "execute",
-    "apply",
-    "define",
-    "declare",
-    "implement",
-    "extend",
-    "lock",
-    "unlock",
-    "refresh",
-    "reload",
-    "regenerate",
-    "generate",
-    "publish",
-    "release",
-    "ship",
-    "schedule",
-    "trigger",
-    "mock",
-    "stub",
-    "record",
-    "assert",
-    "compare",
-    "choose",
-    "pick",
-    "select",
-    "consult",
-    "tell",
-    "loop",
-    "go",
-    "get",
-];
+static IMPERATIVES: LazyLock<HashSet<&str>> = LazyLock::new(|| {
+    set("ask use run install add keep prefer call check make write read put place set update remove delete create \
+     follow include import export raise catch omit test build deploy ping contact see start restart pin bump commit \
+     push pull open close review rotate fetch wait document mention name store return log handle validate verify \
+     ensure sign tag merge rebase squash format lint mark treat send notify email message page escalate configure \
+     enable disable upgrade downgrade migrate replace rename move copy restore clean clear reset pass wrap reserve \
+     favor favour gather submit target invoke execute apply define declare implement extend lock unlock refresh \
+     reload regenerate generate publish release ship schedule trigger mock stub record assert compare choose pick \
+     select consult tell loop go get")
+});
 
 /// Words that end an imperative's object ("Run the API **on** port 3000").
-const OBJECT_ENDS: &[&str] = &[
-    "in", "on", "at", "for", "with", "from", "into", "by", "via", "using", "before", "after", "when", "while", "if", "unless", "until",
-    "since", "because", "instead", "except", "without", "than", "to",
-];
+static OBJECT_ENDS: LazyLock<HashSet<&str>> = LazyLock::new(|| {
+    set("in on at for with from into by via using before after when while if unless until since because instead except \
+     without than to")
+});
 
 /// Words after whom to ask ("Ask Emeka **before** changing …").
-const SUBORDINATORS: &[&str] = &["before", "after", "when", "while", "if", "unless", "until", "prior"];
+static SUBORDINATORS: LazyLock<HashSet<&str>> = LazyLock::new(|| set("before after when while if unless until prior"));
 
 /// Stopwords that are verbs.
-const STOP_VERBS: &[&str] = &["is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did"];
+static STOP_VERBS: LazyLock<HashSet<&str>> = LazyLock::new(|| set("is are was were be been being has have had do does did"));
 
 /// A content word of an entry, as scanned, with its place.
 #[derive(Debug, Clone)]
@@ -319,9 +124,9 @@ pub fn shape(text: &str) -> Shape {
         WordRef::Date(_) => {}
     });
     // A clause without a verb after one with a verb continues its predicate
-    // ("runs `make lint`, `make mypy` and …"); before any verb, it names the subject. A first
-    // clause ending in a colon is a key, and what follows describes it (`scripts`: Automation
-    // scripts (`dev.ts`)): the colon is its verb.
+    // ("runs `make lint`, `make mypy` and …"); before any verb, it names the subject. A clause
+    // ending in a colon is a key, and what follows describes it ("`scripts`: Automation scripts
+    // (`dev.ts`)"): the colon is its verb.
     let mut seen_verb = false;
     let mut rest = &items[..];
     while !rest.is_empty() {
