@@ -14,7 +14,10 @@
 //! Near-linear: normal forms are hashed first; only entries without an exact counterpart are
 //! tokenised and looked up through an inverted index of the candidate's words (rarest first).
 
-use super::words::{normal_hash, scan_words, Prehashed, Vocab, WordRef, RELATIVE_MARKERS};
+use super::dates::{date_num, dates_agree, fmt_date, has_relative_date, is_relative_rewrite, relative_words, Agree, Dates};
+use super::remark::{is_emphasis, is_plain_remark, trailing_remark, without_remark};
+use super::subject::{self, Shape};
+use super::words::{normal_hash, scan_words, Prehashed, Vocab, WordRef};
 use super::{quote, Check, Parsed};
 use crate::memory::{entries, BlockKind};
 use crate::report::{ChangeKind, Report};
@@ -26,6 +29,11 @@ use std::collections::{HashMap, HashSet};
 const MAX_PROBES: usize = 20_000;
 /// Entries longer than this (in words) are compared only verbatim; real entries are far shorter.
 const MAX_WORDS: usize = 256;
+/// Words of a live entry a successor may replace: one value, a name with its version, or
+/// paths that moved together (`subject.rs` decides which).
+const MAX_CHANGED: usize = 8;
+/// What reading a word the subject's way costs, in word visits (it allocates, the rest does not).
+const SHAPE_COST: u64 = 64;
 /// Word visits the comparisons may make in one dream (seconds of work, ten times what the
 /// hosted maximum needs): past it, what is left is held for a person rather than compared.
 const WORK_BUDGET: u64 = 4_000_000_000;
@@ -70,14 +78,10 @@ struct Terms {
     clause: Vec<u16>,
     /// The distinct words, sorted.
     set: Vec<u32>,
-    /// ISO dates as `yyyymmdd`.
+    /// ISO dates as `yyyymmdd` (a month alone as `yyyymm00`).
     dates: Vec<u32>,
     /// Words outside the vocabulary (only for candidate entries: words no lost entry has).
     other: bool,
-}
-
-fn date_num(d: &str) -> u32 {
-    d.bytes().filter(u8::is_ascii_digit).fold(0u32, |n, b| n * 10 + (b - b'0') as u32)
 }
 
 fn terms(text: &str, vocab: &mut Vocab, grow: bool) -> Terms {
@@ -86,6 +90,7 @@ fn terms(text: &str, vocab: &mut Vocab, grow: bool) -> Terms {
     scan_words(text, |w| match w {
         WordRef::Break => clause = clause.saturating_add(1),
         WordRef::Date(d) => t.dates.push(date_num(d)),
+        WordRef::Stop(_) => {}
         WordRef::Content(s) => {
             let id = if grow { Some(vocab.intern(s)) } else { vocab.get(s) };
             match id {
@@ -101,6 +106,23 @@ fn terms(text: &str, vocab: &mut Vocab, grow: bool) -> Terms {
     t.set.sort_unstable();
     t.set.dedup();
     t
+}
+
+/// The words of one entry as the comparisons read them: a candidate entry of the index, or a
+/// live entry's [`Terms`].
+#[derive(Clone, Copy)]
+struct View<'a> {
+    seq: &'a [u32],
+    clause: &'a [u16],
+    dates: &'a [u32],
+    /// Words outside the vocabulary.
+    other: bool,
+}
+
+impl Terms {
+    fn view(&self) -> View<'_> {
+        View { seq: &self.seq, clause: &self.clause, dates: &self.dates, other: self.other }
+    }
 }
 
 /// The candidate's entries as flat arrays plus an inverted index (word → entries).
@@ -139,6 +161,7 @@ impl Index {
                 scan_words(b.text(), |w| match w {
                     WordRef::Break => clause = clause.saturating_add(1),
                     WordRef::Date(d) => ix.dates.push(date_num(d)),
+                    WordRef::Stop(_) => {}
                     WordRef::Content(s) => match vocab.get(s) {
                         Some(id) => {
                             ix.seq.push(id);
@@ -179,6 +202,9 @@ impl Index {
             }
         }
         ix
+    }
+    fn view(&self, e: usize) -> View<'_> {
+        View { seq: self.seq(e), clause: self.clause(e), dates: self.dates(e), other: self.other[e] }
     }
     fn seq(&self, e: usize) -> &[u32] {
         &self.seq[self.seq_at[e]..self.seq_at[e + 1]]
@@ -256,8 +282,8 @@ fn clauses_in_order(l: &Terms, seq: &[u32]) -> bool {
 
 /// A negation `c` adds (one `l` does not have) changes what the two say, unless it sits in a
 /// clause of its own that shares no word with `l` ("… 138 seconds. Don't forget this!").
-fn adds_negation(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> bool {
-    let (seq, clause) = (ix.seq(e), ix.clause(e));
+fn adds_negation(c: View, l: &Terms, negations: &[u32]) -> bool {
+    let (seq, clause) = (c.seq, c.clause);
     let Some(&last) = clause.last() else { return false };
     // Per clause of c: (shares a word with l, has a negation l lacks).
     let mut flags = vec![(false, false); last as usize + 1];
@@ -270,28 +296,31 @@ fn adds_negation(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> bool {
     flags.iter().any(|&(shared, negated)| shared && negated)
 }
 
-/// Whether candidate entry `e` says everything `l` says.
-fn covers(ix: &Index, e: usize, l: &Terms, negations: &[u32], relative_ok: bool) -> bool {
+/// Whether candidate entry `c` says everything `l` says; `c_live`: whether the live store
+/// has `c` (asked only when dates are folded into it).
+fn covers(c: View, l: &Terms, negations: &[u32], dates: Dates, c_live: &dyn Fn() -> bool) -> bool {
     // Every clause in order implies every word present.
-    let seq = ix.seq(e);
-    if !clauses_in_order(l, seq) || adds_negation(ix, e, l, negations) {
+    if !clauses_in_order(l, c.seq) || adds_negation(c, l, negations) {
         return false;
     }
-    let cd = ix.dates(e);
-    if relative_ok {
-        // "yesterday" → a date: the rewrite must state a date the entry did not have.
-        return cd.iter().any(|d| !l.dates.contains(d));
+    match dates_agree(&l.dates, c.dates, dates) {
+        Agree::Yes => true,
+        Agree::Folded => c_live(),
+        Agree::No => false,
     }
-    l.dates.iter().all(|d| cd.contains(d)) || cd.is_empty()
 }
 
-/// Whether candidate entry `e` names the same subject as `l` with one value changed, and is not
-/// the older of the two. `Err` says why a near miss does not qualify.
+/// Whether candidate entry `e` (its text `c_text`) names the same subject as `l` (its shape
+/// `l_shape`) with one value changed, and is not the older of the two. `Err` says why a near
+/// miss does not qualify (empty: unrelated).
 ///
-/// Counted with repeats: "`server/` - Various server configurations" → "`examples/server/src/`
-/// - Various server configurations" changes one word although "server" is still there.
-fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), String> {
-    let seq = ix.seq(e);
+/// Counted with repeats first, as a cheap filter: "`server/` - Various server configurations"
+/// → "`examples/server/src/` - Various server configurations" changes one word although
+/// "server" is still there. What is a subject and what a value is `subject.rs`'s to say.
+///
+/// `charge` is told the cost of reading the two the subject's way (only near misses get there).
+fn supersedes(c: View, l: &Terms, l_shapes: &[Shape], c_text: &str, negations: &[u32], charge: &mut dyn FnMut(u64)) -> Result<(), String> {
+    let seq = c.seq;
     // Multiset difference of the two word lists, by merging sorted copies.
     let (mut a, mut b) = (l.seq.clone(), seq.to_vec());
     a.sort_unstable();
@@ -305,26 +334,31 @@ fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), 
             _ => (extra, j) = (extra + 1, j + 1),
         }
     }
-    let [changed] = missing[..] else { return Err(String::new()) };
-    if l.seq.len() < 3 || negations.binary_search(&changed).is_ok() {
+    // One value, a name with its version, or a few paths that moved together.
+    if missing.is_empty() || missing.len() > MAX_CHANGED || l.seq.len() < 3 {
         return Err(String::new());
     }
-    // The new value: a word of c beyond those l accounts for.
-    if !ix.other[e] && extra == 0 {
+    if missing.iter().any(|w| negations.binary_search(w).is_ok()) || (!c.other && extra == 0) || adds_negation(c, l, negations) {
         return Err(String::new());
     }
-    // Which occurrence changed is open when the word repeats: any that leaves the rest in order.
-    let in_order_without = |at: usize| {
-        let mut rest = l.clone();
-        rest.seq.remove(at);
-        rest.clause.remove(at);
-        clauses_in_order(&rest, seq)
-    };
-    let ordered = (0..l.seq.len()).filter(|&i| l.seq[i] == changed).any(in_order_without);
-    if !ordered || adds_negation(ix, e, l, negations) {
-        return Err(String::new());
+    charge(SHAPE_COST * (c.seq.len() + l.seq.len() + 2) as u64);
+    // A plain remark on either side ("(this came up twice)", "Don't forget this!") is no value.
+    let mut c_shapes = vec![subject::shape(c_text)];
+    c_shapes.extend(without_remark(c_text).map(subject::shape));
+    let mut first_err = None;
+    let same = l_shapes.iter().any(|ls| {
+        c_shapes.iter().any(|cs| match subject::one_value_changed(ls, cs) {
+            Ok(()) => true,
+            Err(why) => {
+                first_err.get_or_insert(why);
+                false
+            }
+        })
+    });
+    if !same {
+        return Err(first_err.unwrap_or_default());
     }
-    let (old, new) = (l.dates.iter().max(), ix.dates(e).iter().max());
+    let (old, new) = (l.dates.iter().max(), c.dates.iter().max());
     if let (Some(o), Some(n)) = (old, new) {
         if n < o {
             return Err(format!("the value kept is the older one ({} before {})", fmt_date(*n), fmt_date(*o)));
@@ -333,15 +367,13 @@ fn supersedes(ix: &Index, e: usize, l: &Terms, negations: &[u32]) -> Result<(), 
     Ok(())
 }
 
-fn fmt_date(d: u32) -> String {
-    format!("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100)
-}
-
 struct Pending {
     file: String,
     line: usize,
     text: String,
     claim: Option<ChangeKind>,
+    /// The report's change that makes the claim.
+    change: Option<usize>,
     /// Other live entries the claim's provenance names (`file:line`).
     hints: Vec<(String, usize)>,
 }
@@ -408,6 +440,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
                 line: b.line,
                 text: text.to_string(),
                 claim: claim.map(|i| report.changes[i].kind),
+                change: claim,
                 hints: claim.map(|i| hints_of(i, &f.path, b.line)).unwrap_or_default(),
             });
         }
@@ -422,6 +455,13 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
     let ix = Index::build(p, &mut vocab);
     let mut work = WORK_BUDGET;
     for (e, l) in pending.into_iter().zip(live_terms) {
+        // A relative date made absolute is checked against the rewrite the report names, word
+        // by word: linear, so no length limit.
+        let rewrite = e.change.filter(|_| e.claim == Some(ChangeKind::RelativeDate)).and_then(|i| report.changes[i].after.as_deref());
+        if rewrite.is_some_and(|after| by_form.contains_key(&hash(after)) && is_relative_rewrite(&e.text, after)) {
+            out.merged += 1;
+            continue;
+        }
         if l.set.is_empty() {
             out.lost.push(lost(e, "nothing in it the verifier can look for (no words), and it is gone".into()));
             continue;
@@ -437,24 +477,37 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
         // Each comparison scans the candidate entry once per clause of the live one.
         let clauses = l.clause.last().map_or(1, |&k| k as u64 + 1);
-        let mut spend = |c: usize| work = work.saturating_sub((clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64);
-        let merged_into = |t: &Terms, relative_ok: bool, spend: &mut dyn FnMut(usize)| {
-            ix.containing_all(t).any(|c| {
-                spend(c);
-                covers(&ix, c, t, &negations, relative_ok)
+        let visit = |c: usize| (clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64;
+        let mut spend = |cost: u64| work = work.saturating_sub(cost);
+        // The candidate entry the claim names (a rewrite's `after`), looked at first.
+        let claimed_after = e.change.and_then(|i| report.changes[i].after.as_deref()).and_then(|t| by_form.get(&hash(t)).copied());
+        let merged_into = |t: &Terms, dates: Dates, spend: &mut dyn FnMut(u64)| {
+            // An entry of relative words only ("yesterday") has nothing to look up by.
+            let search = (!t.set.is_empty()).then(|| ix.containing_all(t)).into_iter().flatten();
+            claimed_after.into_iter().chain(search).any(|c| {
+                spend(visit(c));
+                covers(ix.view(c), t, &negations, dates, &|| live_forms.contains(&hash(ix.text(p, c))))
             })
         };
-        if merged_into(&l, false, &mut spend) {
+        // Older dates may be folded into a newer copy only when the report says so, by date.
+        let folded = match e.claim {
+            Some(ChangeKind::Dedupe | ChangeKind::Conflict) => e.change.map(|i| report.changes[i].reason.as_str()),
+            _ => None,
+        };
+        if merged_into(&l, Dates::Kept { folded }, &mut spend) {
             out.merged += 1;
             continue;
         }
         if has_relative_date(&e.text) {
+            let relative = relative_words(&e.text);
+            let keep = |i: usize| !relative.get(i).copied().unwrap_or(false);
             let mut stripped = l.clone();
-            let relative: Vec<bool> = stripped.seq.iter().map(|&w| super::words::is_relative(vocab.word(w))).collect();
-            stripped.clause = stripped.clause.iter().zip(&relative).filter(|(_, r)| !**r).map(|(c, _)| *c).collect();
-            stripped.seq.retain(|&w| !super::words::is_relative(vocab.word(w)));
-            stripped.set.retain(|&w| !super::words::is_relative(vocab.word(w)));
-            if !stripped.set.is_empty() && merged_into(&stripped, true, &mut spend) {
+            stripped.seq = l.seq.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, w)| *w).collect();
+            stripped.clause = l.clause.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| *c).collect();
+            stripped.set = stripped.seq.clone();
+            stripped.set.sort_unstable();
+            stripped.set.dedup();
+            if merged_into(&stripped, Dates::Relative, &mut spend) {
                 out.merged += 1;
                 continue;
             }
@@ -464,7 +517,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         if e.claim == Some(ChangeKind::Dedupe) {
             if let Some((fact, _)) = trailing_remark(&e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
                 let f = terms(fact, &mut vocab, false);
-                if !f.set.is_empty() && merged_into(&f, false, &mut spend) {
+                if !f.set.is_empty() && merged_into(&f, Dates::Kept { folded }, &mut spend) {
                     out.merged += 1;
                     continue;
                 }
@@ -472,14 +525,53 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
         let mut successor: Option<usize> = None;
         let mut objection: Option<String> = None;
+        let mut l_shapes = vec![subject::shape(&e.text)];
+        l_shapes.extend(without_remark(&e.text).map(subject::shape));
         // Where the engine says the newer value is (its provenance) is looked at first, and
         // verified like any other entry; a search follows. Without a claimed conflict the
         // search only serves the explanation, so it is short.
-        let hinted = e.hints.iter().filter_map(|(file, line)| live_text_at(p, file, *line)).filter_map(|t| by_form.get(&hash(t)).copied());
-        let limit = if e.claim == Some(ChangeKind::Conflict) { MAX_PROBES } else { 1_000 };
-        for c in hinted.chain(ix.containing_all_but_one(&l, limit)) {
-            spend(c);
-            match supersedes(&ix, c, &l, &negations) {
+        let mut hinted: Vec<usize> = Vec::new();
+        for t in e.hints.iter().filter_map(|(file, line)| live_text_at(p, file, *line)) {
+            if let Some(&c) = by_form.get(&hash(t)) {
+                hinted.push(c);
+                continue;
+            }
+            // A newer value the candidate says only within another entry (it was merged into
+            // a restatement): the live entry must take over from this one, and the candidate
+            // entry must say all the live entry says.
+            let tt = terms(t, &mut vocab, false);
+            let t_claim = claims.get(&hash(t)).filter(|&&i| matches!(report.changes[i].kind, ChangeKind::Dedupe | ChangeKind::Conflict));
+            let t_dates = Dates::Kept { folded: t_claim.map(|&i| report.changes[i].reason.as_str()) };
+            let takes_over = match supersedes(tt.view(), &l, &l_shapes, t, &negations, &mut spend) {
+                Ok(()) => true,
+                Err(why) => {
+                    if !why.is_empty() {
+                        objection.get_or_insert(why);
+                    }
+                    false
+                }
+            };
+            for c in ix.containing_all(&tt).take(16) {
+                spend(visit(c));
+                let c_live = || live_forms.contains(&hash(ix.text(p, c)));
+                if takes_over && successor.is_none() && covers(ix.view(c), &tt, &negations, t_dates, &c_live) {
+                    successor = Some(c);
+                }
+                hinted.push(c);
+            }
+        }
+        let limit = if e.claim == Some(ChangeKind::Conflict) && successor.is_none() { MAX_PROBES } else { 1_000 };
+        // A successor names the same subject, so it has every subject word: where several
+        // values changed ("MySQL 8" → "ClickHouse 24"), that finds it when the rarest words do not.
+        let mut by_subject = Terms { set: l_shapes[0].subject_words().filter_map(|w| vocab.get(w)).collect(), ..Terms::default() };
+        by_subject.set.sort_unstable();
+        by_subject.set.dedup();
+        let by_subject = (!by_subject.set.is_empty()).then(|| ix.containing_all(&by_subject).take(limit)).into_iter().flatten();
+        let found = successor.is_some();
+        let search = hinted.into_iter().chain(ix.containing_all_but_one(&l, limit)).chain(by_subject);
+        for c in search.take_while(|_| !found) {
+            spend(visit(c));
+            match supersedes(ix.view(c), &l, &l_shapes, ix.text(p, c), &negations, &mut spend) {
                 // The newer value must be one the memory already held: an engine does not get
                 // to replace a fact with a value it made up.
                 Ok(()) if !live_forms.contains(&hash(ix.text(p, c))) => {
@@ -529,61 +621,6 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
     }
     out
-}
-
-/// `(fact, remark)` when the entry ends in a parenthetical or a dash clause.
-fn trailing_remark(text: &str) -> Option<(&str, &str)> {
-    let t = text.trim_end();
-    if let Some(inner) = t.strip_suffix(')') {
-        let open = inner.rfind(" (")?;
-        return Some((&inner[..open], &inner[open + 2..]));
-    }
-    let dash = [" — ", " – ", " -- "].iter().find_map(|sep| t.rfind(sep).map(|i| (&t[..i], &t[i + sep.len()..])));
-    // A closing sentence of its own: "…15.5. Don't forget this!"
-    dash.or_else(|| {
-        let body = t.trim_end_matches(['.', '!', '?']);
-        let i = [". ", "! ", "? "].iter().filter_map(|sep| body.rfind(sep)).max()?;
-        Some((&t[..i], &t[i + 2..]))
-    })
-}
-
-/// Emphasis that states nothing: losing it loses no fact, negation or not.
-const EMPHASIS: &[&str] = &[
-    "don't forget this",
-    "do not forget this",
-    "don't forget",
-    "do not forget",
-    "remember this",
-    "keep this in mind",
-    "important",
-    "very important",
-    "this is important",
-    "good to know",
-    "noted",
-];
-
-fn is_emphasis(remark: &str) -> bool {
-    let r = remark.trim().trim_end_matches(['.', '!', '?']).replace('’', "'").to_lowercase();
-    EMPHASIS.contains(&r.as_str())
-}
-
-/// A few lower-case words with no digit, identifier, name or negation in them.
-fn is_plain_remark(remark: &str) -> bool {
-    let words: Vec<&str> = remark.split_whitespace().collect();
-    !words.is_empty()
-        && words.len() <= 6
-        && words.iter().enumerate().all(|(i, w)| {
-            let core = w.trim_matches(|c: char| !c.is_alphanumeric());
-            let lower = core.to_lowercase();
-            core.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '’')
-                && (i == 0 || !core.chars().any(char::is_uppercase))
-                && !super::words::NEGATIONS.contains(&lower.as_str())
-        })
-}
-
-fn has_relative_date(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    RELATIVE_MARKERS.iter().any(|m| lower.contains(m))
 }
 
 fn kind_name(k: ChangeKind) -> &'static str {

@@ -6,12 +6,15 @@
 //! `auto_apply` is on); otherwise it is held, and each failed check says which lines and why.
 
 pub mod added;
+mod dates;
 pub mod drift;
 pub mod fate;
 pub mod files;
 pub mod pinned;
 pub mod reduction;
+mod remark;
 pub mod secrets;
+pub mod subject;
 pub mod words;
 
 use crate::config::Config;

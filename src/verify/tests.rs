@@ -387,3 +387,172 @@ fn held_a_conflict_resolved_to_a_value_the_engine_made_up() {
     let d = failed(&verify_with(&config(""), &live, &cand, &report), "entry_loss");
     assert!(d[0].contains("the replacing entry \"- billing listens on port 6666\" is new text from the engine"), "{}", d[0]);
 }
+
+/// The built-in engine's candidate and report for `live`.
+fn dream(live: &Store) -> (Store, Report) {
+    let input = DreamInput {
+        store: live.clone(),
+        transcripts: vec![],
+        layout: crate::config::Layout::ClaudeCode,
+        pins: PinRules::default(),
+        now: chrono::Utc::now(),
+        keep_history: false,
+        cancel: Default::default(),
+    };
+    builtin::consolidate(&input).unwrap()
+}
+
+#[test]
+fn a_relative_date_made_absolute_in_a_long_entry() {
+    // Found by the property test: 257 words, beyond what is compared word by word.
+    let live = store(&[("MEMORY.md", &format!("- {} yesterday (noted 2026-05-05)\n", "3 days ago".repeat(127)))]);
+    let (cand, report) = dream(&live);
+    assert!(report.changes.iter().any(|c| c.kind == ChangeKind::RelativeDate), "{:?}", report.changes);
+    assert_eq!(lost(&live, &cand, &report), vec![]);
+}
+
+#[test]
+fn a_relative_date_made_absolute_to_a_date_the_entry_already_names() {
+    // Found by the property test: the rewrite's date was in the entry already.
+    for text in ["3 days ago\n(noted 2026-05-05) 2026-05-02:\n", "- [2026-05-01] yesterday\n- \n", "- 2026-05-02:2026-05-02: yesterday\n"] {
+        let live = store(&[("MEMORY.md", text)]);
+        let (cand, report) = dream(&live);
+        assert!(report.changes.iter().any(|c| c.kind == ChangeKind::RelativeDate), "{text:?}: {:?}", report.changes);
+        assert_eq!(lost(&live, &cand, &report), vec![], "{text:?}");
+    }
+}
+
+fn claim(kind: ChangeKind, before: &str, reason: &str, provenance: &[&str]) -> Report {
+    let mut c = Change::new(kind, "a.md", Some(before.into()), None, reason.into());
+    c.provenance.entries = provenance.iter().map(|s| s.to_string()).collect();
+    Report { changes: vec![c], ..Report::default() }
+}
+
+/// Unrelated facts around the pair, so a removal is a small part of the store.
+const AROUND: &str = "- the cafeteria closes at noon on Fridays\n- rotate the signing keys every 90 days\n- deploys go through ArgoCD\n";
+
+/// Issue 8's first finding, on the shapes the hard corpus has: two subjects that share a
+/// value. A fake engine removes one and claims a conflict, or a duplicate, with the other as
+/// its successor (by provenance too). Every claim is held: the differing word is the subject.
+#[test]
+fn held_conflict_and_dedupe_claims_between_subjects_that_share_a_value() {
+    let pairs = [
+        ("Ledger-cache listens on port 5432", "Search-api listens on port 5432"),
+        ("edge-worker stores its data in ClickHouse 24", "core-proxy stores its data in ClickHouse 24"),
+        ("Über-worker is owned by Zoë", "日本-worker is owned by Zoë"),
+        ("Pyxis runs in the east region", "auth-worker runs in the east region"),
+        ("État-queue runs 6 replicas", "Über-queue runs 6 replicas"),
+        (
+            "CI for search-worker runs `make lint`, `make mypy` and `make test`",
+            "CI for ørsted-gateway runs `make lint`, `make mypy` and `make test`",
+        ),
+        ("The notify-worker status is amber", "The search-api status is amber"),
+        ("Guest access to niño-worker is disabled", "Guest access to notify-store is disabled"),
+        ("Shard 52 requires Python 3.9+", "Shard 68 requires Python 3.9+"),
+        ("Über-scheduler reads its settings from `config.js`", "Smørre-api reads its settings from `config.js`"),
+        (
+            "Install état-scheduler dependencies with `pnpm i --frozen-lockfile`",
+            "Install 日本-scheduler dependencies with `pnpm i --frozen-lockfile`",
+        ),
+        ("Ask Emeka before changing the billing-queue schema", "Ask Emeka before changing the ørsted-api schema"),
+    ];
+    for (removed, kept) in pairs {
+        // The removed one older by its date, so the date is no reason to hold it.
+        let (removed, kept) = (format!("- [2026-04-25] {removed}"), format!("- [2026-06-07] {kept}"));
+        let live = store(&[("a.md", &format!("{removed}\n{kept}\n{AROUND}"))]);
+        let cand = store(&[("a.md", &format!("{kept}\n{AROUND}"))]);
+        for kind in [ChangeKind::Conflict, ChangeKind::Dedupe] {
+            let report = claim(kind, &removed, "older (dates folded: 2026-04-25)", &["a.md:1", "a.md:2"]);
+            let d = failed(&verify_with(&config(""), &live, &cand, &report), "entry_loss");
+            assert_eq!(d.len(), 1, "{kind:?} {removed}: {d:?}");
+            assert!(d[0].starts_with(&format!("a.md:1: {removed} — the report says")), "{kind:?}: {}", d[0]);
+            if kind == ChangeKind::Conflict {
+                assert!(d[0].contains("about another subject"), "{}", d[0]);
+            }
+        }
+    }
+}
+
+/// The same pairs with one value changed and the subject kept are conflicts the verifier
+/// confirms (the newer value stays).
+#[test]
+fn a_conflict_with_the_same_subject_and_one_value_changed_is_confirmed() {
+    let pairs = [
+        ("Ledger-cache listens on port 5432", "Ledger-cache listens on port 8080"),
+        ("edge-worker stores its data in ClickHouse 24", "edge-worker stores its data in Postgres 16"),
+        ("Über-worker is owned by Zoë", "→ Über-worker is owned by Łukasz"),
+        ("Pyxis runs in the east region", "Pyxis runs in the west region"),
+        (
+            "CI for search-worker runs `make lint`, `make mypy` and `make test`",
+            "CI for search-worker runs `make lint`, `make typecheck` and `make test`",
+        ),
+        ("Shard 52 requires Python 3.9+", "Shard 52 requires Python 3.10+"),
+        ("Ask Emeka before changing the billing-queue schema", "Ask Dana before changing the billing-queue schema"),
+    ];
+    for (old, new) in pairs {
+        let (old, new) = (format!("- [2026-04-25] {old}"), format!("- [2026-06-07] {new}"));
+        let live = store(&[("a.md", &format!("{old}\n{new}\n{AROUND}"))]);
+        let cand = store(&[("a.md", &format!("{new}\n{AROUND}"))]);
+        let report = claim(ChangeKind::Conflict, &old, "older", &["a.md:1", "a.md:2"]);
+        let v = verify_with(&config(""), &live, &cand, &report);
+        assert!(get(&v, "entry_loss").passed, "{old}: {:?}", get(&v, "entry_loss"));
+    }
+}
+
+/// Date-only duplicates: the newest date stays, and the report names the dates folded into it.
+#[test]
+fn a_date_only_duplicate_keeps_the_newest_date_and_names_the_folded_ones() {
+    let live = store(&[(
+        "a.md",
+        &format!("- [2026-04-25] Ledger-cache listens on port 5432\n{AROUND}- [2026-06-07] Ledger-cache listens on port 5432\n"),
+    )]);
+    let old = "- [2026-04-25] Ledger-cache listens on port 5432";
+    let folded = "date-only duplicate of a.md:5, kept with the newest date 2026-06-07; dates folded into it: 2026-04-25";
+    let newest_kept = store(&[("a.md", &format!("{AROUND}- [2026-06-07] Ledger-cache listens on port 5432\n"))]);
+    let v = verify_with(&config(""), &live, &newest_kept, &claim(ChangeKind::Dedupe, old, folded, &["a.md:1", "a.md:5"]));
+    assert!(get(&v, "entry_loss").passed, "{:?}", get(&v, "entry_loss"));
+    // The folded date unnamed, or no claim at all (a command engine's diff): held.
+    for report in [claim(ChangeKind::Dedupe, old, "duplicate of a.md:5", &[]), diff_report(&live, &newest_kept)] {
+        let d = failed(&verify_with(&config(""), &live, &newest_kept, &report), "entry_loss");
+        assert!(d[0].starts_with("a.md:1:"), "{d:?}");
+    }
+    // Folded into a newer date the engine made up: held (a made-up date would win later conflicts).
+    let redated = store(&[("a.md", &format!("{AROUND}- [2026-09-01] Ledger-cache listens on port 5432\n"))]);
+    let mut both = claim(ChangeKind::Dedupe, old, "dates folded: 2026-04-25, 2026-06-07", &[]);
+    both.changes.extend(
+        claim(ChangeKind::Dedupe, "- [2026-06-07] Ledger-cache listens on port 5432", "dates folded: 2026-04-25, 2026-06-07", &[]).changes,
+    );
+    let d = failed(&verify_with(&config(""), &live, &redated, &both), "entry_loss");
+    assert_eq!(d.len(), 2, "{d:?}");
+    // The newest date dropped (the older copy kept), or every date dropped: held.
+    let newest = "- [2026-06-07] Ledger-cache listens on port 5432";
+    let oldest_kept = store(&[("a.md", &format!("- [2026-04-25] Ledger-cache listens on port 5432\n{AROUND}"))]);
+    let folded_newest = "dates folded: 2026-06-07";
+    let d = failed(&verify_with(&config(""), &live, &oldest_kept, &claim(ChangeKind::Dedupe, newest, folded_newest, &[])), "entry_loss");
+    assert!(d[0].starts_with("a.md:5:"), "{d:?}");
+    let undated = store(&[("a.md", &format!("- Ledger-cache listens on port 5432\n{AROUND}"))]);
+    let mut both = claim(ChangeKind::Dedupe, old, "dates folded: 2026-04-25, 2026-06-07", &[]);
+    both.changes.extend(claim(ChangeKind::Dedupe, newest, "dates folded: 2026-04-25, 2026-06-07", &[]).changes);
+    let d = failed(&verify_with(&config(""), &live, &undated, &both), "entry_loss");
+    assert_eq!(d.len(), 2, "{d:?}");
+}
+
+/// A relative date made absolute may replace only the relative words, with a date no later
+/// than the day after the entry's own: a number elsewhere in it is a value.
+#[test]
+fn held_a_relative_date_rewrite_that_changes_anything_else() {
+    let old = "- [2026-05-01] yesterday billing moved to port 8080";
+    let live = store(&[("a.md", &format!("{old}\n{AROUND}"))]);
+    for (new, ok) in [
+        ("- [2026-05-01] On 2026-04-30 billing moved to port 8080", true),
+        ("- [2026-05-01] On 2026-04-30 billing moved to port 9090", false),
+        ("- [2026-05-01] On 2026-06-30 billing moved to port 8080", false),
+        ("- On 2026-04-30 billing moved to port 8080", false),
+    ] {
+        let cand = store(&[("a.md", &format!("{new}\n{AROUND}"))]);
+        let mut report = Report::default();
+        report.changes.push(Change::new(ChangeKind::RelativeDate, "a.md", Some(old.into()), Some(new.into()), "relative".into()));
+        let v = verify_with(&config(""), &live, &cand, &report);
+        assert_eq!(get(&v, "entry_loss").passed, ok, "{new}: {:?}", get(&v, "entry_loss"));
+    }
+}

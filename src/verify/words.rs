@@ -81,39 +81,8 @@ pub const NEGATIONS: &[&str] = &[
     "longer",
 ];
 
-/// Words of relative time ("3 days ago", "yesterday"): made absolute by a rewrite.
-const RELATIVE: &[&str] = &[
-    "yesterday",
-    "today",
-    "tonight",
-    "tomorrow",
-    "ago",
-    "last",
-    "earlier",
-    "morning",
-    "afternoon",
-    "evening",
-    "week",
-    "weeks",
-    "month",
-    "months",
-    "day",
-    "days",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "since",
-    "until",
-    "before",
-    "after",
-];
+/// Counts a relative date may use ("two days ago").
+pub const NUMBER_WORDS: &[&str] = &["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
 /// Phrases that make a date relative; an entry with one may be rewritten with an absolute date.
 pub const RELATIVE_MARKERS: &[&str] =
@@ -124,9 +93,6 @@ pub fn is_stopword(w: &str) -> bool {
 }
 pub fn is_negation(w: &str) -> bool {
     NEGATIONS.contains(&w)
-}
-pub fn is_relative(w: &str) -> bool {
-    RELATIVE.contains(&w) || w.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The list marker at the start of an entry (`- `, `* `, `+ `, `12. `, `3) `), if any.
@@ -269,10 +235,31 @@ pub fn without_pin_markers(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// The text after list marker and filler openers.
 pub fn strip_filler(text: &str) -> &str {
-    let mut s = strip_list_marker(text);
+    without_filler(strip_list_marker(text))
+}
+
+fn without_filler(mut s: &str) -> &str {
     loop {
         let Some(p) = FILLER.iter().find(|p| s.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p))) else { return s };
         s = s[p.len()..].trim_start();
+    }
+}
+
+/// A leading date as entries carry it (`[2026-05-01] `, `2026-05-01: `), and the rest.
+fn split_leading_date(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_prefix('[').unwrap_or(s);
+    let date = inner.get(..10).filter(|d| is_iso_date(d))?;
+    let after = &inner[date.len()..];
+    let after = if s.starts_with('[') { after.strip_prefix(']')? } else { after.strip_prefix(':').unwrap_or(after) };
+    after.starts_with(char::is_whitespace).then(|| (&s[..s.len() - after.len()], after.trim_start()))
+}
+
+/// [`strip_filler`], also after a leading date: "[2026-06-07] Remember that X" says X that day.
+fn strip_filler_dated(text: &str) -> std::borrow::Cow<'_, str> {
+    let s = strip_filler(text);
+    match split_leading_date(s) {
+        Some((date, rest)) if without_filler(rest).len() != rest.len() => format!("{date} {}", without_filler(rest)).into(),
+        _ => s.into(),
     }
 }
 
@@ -294,7 +281,7 @@ pub fn words(text: &str) -> Vec<Word> {
     scan_words(text, |w| match w {
         WordRef::Content(s) => out.push(Word::Content(s.to_string())),
         WordRef::Date(s) => out.push(Word::Date(s.to_string())),
-        WordRef::Break => {}
+        WordRef::Stop(_) | WordRef::Break => {}
     });
     out
 }
@@ -303,6 +290,9 @@ pub fn words(text: &str) -> Vec<Word> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WordRef<'a> {
     Content(&'a str),
+    /// A stopword: it states nothing, but shows where a subject ends ("X **is** owned by Y").
+    Stop(&'a str),
+    /// An ISO date (`2026-05-01`) or month (`2026-05`).
     Date(&'a str),
     /// A clause ends here (`,` `;` `(` `—`, or a sentence end): clauses may be reordered,
     /// words within one may not.
@@ -311,24 +301,52 @@ pub enum WordRef<'a> {
 
 /// [`words`] without an allocation per word: one reused buffer, a callback per word.
 pub fn scan_words(text: &str, mut f: impl FnMut(WordRef)) {
+    scan_words_raw(text, |w, _| f(w));
+}
+
+/// A word as written (case and inner punctuation kept: `Emeka`, `server/`).
+#[derive(Debug, Clone, Copy)]
+pub struct Raw<'a> {
+    pub text: &'a str,
+    /// Inside a code span (`` `make test` ``): a name or a command, never a verb of the sentence.
+    pub code: bool,
+}
+
+impl Raw<'_> {
+    /// For a [`WordRef::Break`]: the clause before it ended with a colon (`KEY: description`).
+    pub fn after_colon(&self) -> bool {
+        self.text == ":"
+    }
+}
+
+/// [`scan_words`], with each word as written, for the checks that look at a word's shape.
+pub fn scan_words_raw(text: &str, mut f: impl FnMut(WordRef, Raw)) {
     let unpinned = without_pin_markers(text);
-    let body = strip_filler(&unpinned);
+    let body = strip_filler_dated(&unpinned);
+    let body = body.as_ref();
     let mut buf = String::new();
-    let mut pending_break = false;
+    // A clause ends before the next word: `Some(":")` after a colon (a key ends there), else `Some("")`.
+    let mut pending_break: Option<&'static str> = None;
     let mut start: Option<usize> = None;
-    let mut emit = |raw: &str, pending_break: &mut bool| {
+    let mut code = false;
+    let colon_or_other = |raw: &str| if raw.ends_with(':') { ":" } else { "" };
+    let mut emit = |raw: &str, code: bool, pending_break: &mut Option<&'static str>| {
         let w = raw.trim_matches(|c: char| !c.is_alphanumeric());
         if w.is_empty() {
+            // Punctuation alone after code or emphasis: "… `make test`. Don't forget this!"
+            if raw.ends_with(['.', '?', ':']) {
+                *pending_break = Some(colon_or_other(raw));
+            }
             return;
         }
-        if std::mem::take(pending_break) {
-            f(WordRef::Break);
+        if let Some(cause) = pending_break.take() {
+            f(WordRef::Break, Raw { text: cause, code });
         }
         if raw.ends_with(['.', '!', '?', ':']) {
-            *pending_break = true;
+            *pending_break = Some(colon_or_other(raw));
         }
-        if is_iso_date(w) {
-            f(WordRef::Date(w));
+        if is_iso_date(w) || is_iso_month(w) {
+            f(WordRef::Date(w), Raw { text: raw, code });
             return;
         }
         buf.clear();
@@ -341,25 +359,60 @@ pub fn scan_words(text: &str, mut f: impl FnMut(WordRef)) {
                 buf.extend(c.to_lowercase());
             }
         }
-        if !is_stopword(&buf) {
-            f(WordRef::Content(&buf));
+        if is_stopword(&buf) {
+            f(WordRef::Stop(&buf), Raw { text: raw, code });
+        } else {
+            f(WordRef::Content(&buf), Raw { text: raw, code });
         }
     };
-    for (i, c) in body.char_indices() {
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         if is_inner(c) {
             start.get_or_insert(i);
             continue;
         }
         if let Some(s) = start.take() {
-            emit(&body[s..i], &mut pending_break);
+            for run in date_prefixed(&body[s..i]) {
+                emit(run, code, &mut pending_break);
+            }
         }
-        if matches!(c, ',' | ';' | '(' | ')' | '[' | ']' | '—' | '–') {
-            pending_break = true;
+        code ^= c == '`';
+        // "Don't forget this! Use …": `!` is not part of a word.
+        let ends_sentence = c == '!' && chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+        if ends_sentence || matches!(c, ',' | ';' | '(' | ')' | '[' | ']' | '—' | '–') {
+            pending_break = Some("");
         }
     }
     if let Some(s) = start {
-        emit(&body[s..], &mut pending_break);
+        for run in date_prefixed(&body[s..]) {
+            emit(run, code, &mut pending_break);
+        }
     }
+}
+
+/// A run of word characters split after each leading `2026-05-02:`, as an entry's date reads
+/// even without a space after it ("2026-05-02:yesterday").
+fn date_prefixed(run: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(run);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.get(..11) {
+            Some(head) if r.len() > 11 && head.ends_with(':') && is_iso_date(&head[..10]) => {
+                rest = Some(&r[11..]);
+                Some(head)
+            }
+            _ => rest.take(),
+        }
+    })
+}
+
+/// `2026-05`: a month, as a relative date made absolute may say ("in 2026-05").
+pub fn is_iso_month(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.len() == 7
+        && b[4] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit())
+        && (1..=12).contains(&((b[5] - b'0') * 10 + (b[6] - b'0')))
 }
 
 pub fn is_iso_date(w: &str) -> bool {
@@ -480,11 +533,18 @@ mod tests {
         assert_eq!(contents("- ✅ Ünïcode — ok"), vec!["ünïcode", "ok"]);
         assert_eq!(contents("- keep this <!-- pinned -->"), vec!["keep"]);
         assert_eq!(contents("- İstanbul note: x"), vec!["i̇stanbul", "note", "x"]);
+        assert_eq!(contents("- [2026-06-07] Remember that Guest access is disabled"), vec!["guest", "access", "disabled"]);
+        assert_eq!(contents("- 2026-06-07: Note: deploys go through ArgoCD"), vec!["deploys", "go", "through", "argocd"]);
+        assert_eq!(words("- [2026-06-07] FYI: x")[0], Word::Date("2026-06-07".into()));
+        assert_eq!(
+            words("- 2026-05-02:2026-05-03:yesterday"),
+            vec![Word::Date("2026-05-02".into()), Word::Date("2026-05-03".into()), Word::Content("yesterday".into())]
+        );
         let mut clauses = vec![vec![]];
         scan_words("A b, and c d. E (f) g", |w| match w {
             WordRef::Break => clauses.push(vec![]),
             WordRef::Content(s) => clauses.last_mut().unwrap().push(s.to_string()),
-            WordRef::Date(_) => {}
+            WordRef::Date(_) | WordRef::Stop(_) => {}
         });
         assert_eq!(clauses, vec![vec!["b"], vec!["c", "d"], vec!["e"], vec!["f"], vec!["g"]]);
     }

@@ -2,10 +2,13 @@
 //! punctuation, filler) and up to the entry's own date, so the same line kept on two days (a
 //! history reverted and re-applied) is one entry too.
 //!
-//! Which copy stays: a pinned one; else the newest (its date, then position within a file),
-//! so a re-applied line keeps its place after the value it replaced; else the copy in the
-//! file that is least a pile of restatements (a topic file over a notes file), then the first
-//! in path order. Runs after conflicts, on what they left.
+//! Which copy stays: a pinned one; else the one with the newest date of its own (a dated copy
+//! over an undated one: the date is what a later conflict needs to tell which value is newer);
+//! else the newest by the file's date, then position within a file, so a re-applied line keeps
+//! its place after the value it replaced; else the copy in the file that is least a pile of
+//! restatements (a topic file over a notes file), then the first in path order. A copy with a
+//! newer date than the one that stays (a pinned one) stays too. Runs after conflicts, on what
+//! they left.
 
 use super::entries::EntryTable;
 use super::packed::PackedToken;
@@ -33,11 +36,13 @@ pub fn drop_duplicates(ws: &mut Workspace, table: &EntryTable, cancel: &Cancella
         super::check_every(k, cancel)?;
         let key = |i: usize| {
             let e = &table.entries[i];
-            (ws.block(e.fi, e.bi).pinned, table.ev(i).stated.map(|s| s.0), Reverse(share[e.fi]), Reverse(e.fi), e.bi)
+            (ws.block(e.fi, e.bi).pinned, table.feats.date(i), table.ev(i).stated.map(|s| s.0), Reverse(share[e.fi]), Reverse(e.fi), e.bi)
         };
         let Some(&keeper) = members.iter().max_by_key(|&&i| key(i)) else { continue };
         let dates: Vec<NaiveDate> = members.iter().filter_map(|&i| table.feats.date(i)).collect();
-        for &m in members.iter().filter(|&&m| m != keeper) {
+        let keeper_date = table.feats.date(keeper);
+        // Never drop the only copy of the newest date (`None` sorts before every date).
+        for &m in members.iter().filter(|&&m| m != keeper && table.feats.date(m) <= keeper_date) {
             drop_one(ws, table, m, keeper, &dates);
         }
     }

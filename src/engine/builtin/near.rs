@@ -9,7 +9,8 @@
 //!
 //! Which copy stays: the newer wording when the order is sure (`order.rs`), whether it is the
 //! longer or the shorter one; otherwise the fuller one, in the file that is least a pile of
-//! restatements. An order that is only guessed picks nothing.
+//! restatements. An order that is only guessed picks nothing. A copy never goes for one with
+//! an older date of its own, or none: the newest date stays.
 
 use super::entries::{difference, is_subset, EntryTable};
 use super::order;
@@ -160,6 +161,11 @@ fn dominates(ws: &Workspace, table: &EntryTable, x: usize, m: usize) -> Option<D
     if ws.block(em.fi, em.bi).pinned {
         return None;
     }
+    // The newest date of its own survives a merge: without it, a later conflict with this
+    // fact could not be ordered (and the verifier holds a dream that drops it).
+    if table.feats.date(m) > table.feats.date(x) {
+        return None;
+    }
     let x_pinned = ws.block(ex.fi, ex.bi).pinned;
     let rel = order::compare(&table.ev(x), &table.ev(m));
     let (fx, fm) = (table.feat(x), table.feat(m));
@@ -168,10 +174,32 @@ fn dominates(ws: &Workspace, table: &EntryTable, x: usize, m: usize) -> Option<D
             return Some(how);
         }
     }
+    // `m` says all `x` says plus a remark: `x` may still stay if it is surely the newer
+    // wording, pinned, or dated where `m` is not (a date orders later conflicts; "(this came up
+    // twice)" orders nothing). Only a short closing remark goes that way.
+    // (The file's date may make `m` the newer: it is the file's, not the entry's.)
+    let dated_over_undated = fx.date.is_some() && fm.date.is_none();
     match covers(&fm, &fx) {
-        Some(how) if rel.surely_newer() || x_pinned && how == DupHow::Remark => Some(how),
+        Some(how)
+            if (rel.surely_newer() || (x_pinned || dated_over_undated) && how == DupHow::Remark)
+                && drops_only_a_remark(&fm, &fx, &table.vocab) =>
+        {
+            Some(how)
+        }
         _ => None,
     }
+}
+
+/// Words of the fuller `full` that the shorter `kept` drops may only be a short remark closing
+/// it ("(this came up twice)"): a qualifier inside the sentence ("gather *as much* context *as
+/// possible*") is part of what it says, and its loss is no duplicate's. A negation in it
+/// ("(no longer true)") is a fact; "Don't forget this!" is emphasis.
+fn drops_only_a_remark(full: &Features, kept: &Features, vocab: &super::text::Vocab) -> bool {
+    let shared = |t: &&super::text::Token| kept.set.binary_search(&t.word).is_ok();
+    let Some(last_shared) = full.tokens.iter().filter(shared).map(|t| t.clause).max() else { return false };
+    let extras: Vec<_> = full.tokens.iter().filter(|t| !shared(t)).collect();
+    let emphasis = extras.iter().all(|t| matches!(vocab.word(t.word), "don't" | "dont" | "forget" | "remember"));
+    extras.len() <= 4 && extras.iter().all(|t| t.clause > last_shared && (!t.neg || emphasis))
 }
 
 fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], scratch: &[u32], mut remaining: Vec<usize>) {

@@ -116,8 +116,9 @@ fn near_duplicate_keeps_the_fuller_copy_in_place() {
 
 #[test]
 fn near_duplicates_keep_the_newer_wording() {
-    // Undated, one file: further down is newer, even when it is the shorter wording.
-    let i = input(&[("a.md", "- Run all checks in the given order before pushing\n- Run all checks before pushing\n")]);
+    // Undated, one file: further down is newer, even when it is the shorter wording (the older
+    // one's closing remark goes with it).
+    let i = input(&[("a.md", "- Run all checks before pushing (this came up twice)\n- Run all checks before pushing\n")]);
     let (c, r) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "- Run all checks before pushing\n");
     assert!(r.changes[0].reason.contains("the newer wording"), "{}", r.changes[0].reason);
@@ -125,6 +126,37 @@ fn near_duplicates_keep_the_newer_wording() {
     let i = input(&[("a.md", "- Run all checks before pushing\n- Run all checks in the given order before pushing\n")]);
     let (c, _) = consolidate(&i).unwrap();
     assert_eq!(text(&c, "a.md"), "- Run all checks in the given order before pushing\n");
+}
+
+#[test]
+fn a_newer_shorter_wording_does_not_drop_a_qualifier() {
+    // "in the given order" is part of the older rule, not a remark: the newer wording does not
+    // say it, so dropping the older one would lose it (the verifier holds such a dream). Both stay.
+    let text_in = "- Run all checks in the given order before pushing\n- Run all checks before pushing\n";
+    let i = input(&[("a.md", text_in)]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), text_in, "{:?}", r.changes);
+    // Nor a closing remark with a negation in it: that is a fact.
+    let text_in = "- Run all checks before pushing (no longer needed)\n- Run all checks before pushing\n";
+    let (c, _) = consolidate(&input(&[("a.md", text_in)])).unwrap();
+    assert_eq!(text(&c, "a.md"), text_in);
+}
+
+#[test]
+fn a_copy_with_its_own_date_is_not_dropped_for_one_without() {
+    // The date orders later conflicts about this fact; an undated copy (even in a file whose
+    // frontmatter is newer) would lose it. The dated copy stays; a closing remark may go.
+    let i = input(&[
+        ("a.md", "- The filone database runs Postgres 12.8 (as of 2026-06-10)\n"),
+        ("b.md", "---\nmodified: 2026-06-20\n---\n- Remember that the filone database runs Postgres 12.8\n- Deploys go through ArgoCD (as discussed in standup)\n"),
+        ("c.md", "- [2026-06-01] Deploys go through ArgoCD\n"),
+    ]);
+    let (c, r) = consolidate(&i).unwrap();
+    assert_eq!(text(&c, "a.md"), "- The filone database runs Postgres 12.8 (as of 2026-06-10)\n", "{:?}", r.changes);
+    assert_eq!(text(&c, "c.md"), "- [2026-06-01] Deploys go through ArgoCD\n");
+    assert_eq!(text(&c, "b.md"), "---\nmodified: 2026-06-20\n---\n");
+    let live = i.store.clone();
+    assert_eq!(crate::verify::lost(&live, &c, &r), vec![]);
 }
 
 #[test]
