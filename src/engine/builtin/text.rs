@@ -565,6 +565,8 @@ mod tests {
         assert_eq!(words("- `sessionId?`: transport session id"), vec!["sessionid?", "transport", "session", "id"]);
         assert_eq!(words("- sessionId?: transport session id"), vec!["sessionid?", "transport", "session", "id"]);
         assert_eq!(words("- Requires Python 3.9+."), vec!["requires", "python", "3.9+"]);
+        // A time of day that ends a sentence with `!` is the same time (the quickstart's freeze).
+        assert_eq!(words("- freeze after 15:00!"), words("- freeze after 15:00."));
         assert_eq!(words("Install with `pnpm i --frozen-lockfile`"), vec!["install", "pnpm i --frozen-lockfile"]);
         assert_eq!(words("see [the docs](docs/agents.md)."), vec!["see", "docs", "docs/agents.md"]);
         let (_, v) = values("Checks: `make lint`, `make mypy` and `make test`");

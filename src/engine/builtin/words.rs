@@ -116,7 +116,8 @@ pub fn clean_word(raw: &str) -> &str {
         w = w.trim_end_matches(CLOSERS);
         if let Some(stem) = w.strip_suffix(['?', '!']) {
             let stem = stem.trim_end_matches(['?', '!']);
-            let number = stem.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ','));
+            // A number or a time of day (`15:00!`) ends a sentence; it has no sigil.
+            let number = stem.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | ':'));
             if number || !ident_like(stem) {
                 w = stem;
             }
