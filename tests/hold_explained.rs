@@ -36,3 +36,41 @@ fn show_explains_a_hold_in_words() {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
 }
+
+/// An engine may call a removal anything; the verifier checks the claim against the stores.
+/// "insight" and "stale_pointer" explain dreamd-managed files and index lines, never a fact
+/// taken out of the agent's own file (the red-team's first repro).
+#[test]
+fn a_fact_removed_under_an_insight_or_pointer_claim_is_held() {
+    for kind in ["insight", "stale_pointer", "index"] {
+        let report = serde_json::json!({
+            "version": 1,
+            "changes": [{
+                "kind": kind,
+                "file": "user_role.md",
+                "before": "- Dana is the on-call SRE for the billing team.",
+                "after": null,
+                "reason": "regenerated",
+            }],
+        });
+        let script = format!(
+            r#"cp -r "$DREAMD_INPUT_DIR"/. "$DREAMD_OUTPUT_DIR"/ && sed -i '/on-call SRE/d; /FYI/d' "$DREAMD_OUTPUT_DIR"/*.md && printf '%s' '{}' > "$DREAMD_REPORT_FILE""#,
+            report
+        );
+        let engine = format!(
+            "engine:\n  kind: command\n  command: [\"sh\", \"-c\", {}]\npolicy:\n  min_reduction: 0.0\n",
+            serde_json::to_string(&script).unwrap()
+        );
+        let env = Env::quickstart(&engine);
+        let before = env.snapshot();
+        let _d = env.start_binary();
+        let id = env.cli_dream();
+        let job = env.follow_until_settled(id);
+        assert_eq!(job["status"], "held", "{kind}: {job:#}");
+        assert_eq!(env.snapshot(), before, "{kind}: nothing applied");
+        let out = env.cli(&["show", &id.to_string()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("FAIL  entry_loss"), "{kind}:\n{text}");
+        assert!(text.contains("user_role.md:8: - Dana is the on-call SRE for the billing team. — the report says"), "{kind}:\n{text}");
+    }
+}
