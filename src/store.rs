@@ -143,6 +143,13 @@ impl Store {
     /// Read every file of the store under `dir`, recursively. `dir` itself may be a symbolic
     /// link (a memory directory configured through one); nothing below it is followed.
     pub fn read(dir: &Path) -> Result<Store> {
+        Store::read_within(dir, None)
+    }
+
+    /// [`Store::read`] of at most `max_bytes` of file content: a dream holds the store in
+    /// memory (twice), so a store past its memory budget is refused with a clear error before
+    /// it is read whole, rather than killed by the sidecar's memory limit mid-dream.
+    pub fn read_within(dir: &Path, max_bytes: Option<u64>) -> Result<Store> {
         let dir = &resolve_trusted(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         let meta = std::fs::metadata(dir).with_context(|| format!("memory directory {} is not readable", dir.display()))?;
         if !meta.is_dir() {
@@ -150,7 +157,7 @@ impl Store {
         }
         let mut store = Store::default();
         let root = open_dir_below(None, dir).with_context(|| format!("cannot list {}", dir.display()))?;
-        read_tree(&root, dir, "", &mut store)?;
+        read_tree(&root, dir, "", &mut store, &mut Cap(max_bytes.unwrap_or(u64::MAX)))?;
         Ok(store)
     }
 
@@ -298,7 +305,24 @@ fn open_dir_below(parent: Option<&OwnedFd>, name: &Path) -> std::io::Result<Owne
 
 /// Every file of the store below the open directory `dir` (at `abs`, `rel` from the root),
 /// each directory and file opened from its parent's descriptor without following links.
-fn read_tree(dir: &OwnedFd, abs: &Path, rel: &str, store: &mut Store) -> Result<()> {
+/// Bytes a read may still take.
+struct Cap(u64);
+
+/// The store is larger than [`Store::read_within`] allows.
+#[derive(Debug)]
+pub struct TooLarge {
+    pub max_bytes: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the memory store holds more than {} MB of files", self.max_bytes / 1_000_000)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+fn read_tree(dir: &OwnedFd, abs: &Path, rel: &str, store: &mut Store, cap: &mut Cap) -> Result<()> {
     let mut entries = Vec::new();
     for entry in rfs::Dir::read_from(dir).with_context(|| format!("cannot list {}", abs.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", abs.display()))?;
@@ -321,10 +345,15 @@ fn read_tree(dir: &OwnedFd, abs: &Path, rel: &str, store: &mut Store) -> Result<
             Shape::Dir(n) => {
                 let sub = open_dir_below(Some(dir), Path::new(n)).with_context(|| format!("cannot list {}", path.display()))?;
                 let sub_rel = if rel.is_empty() { n.to_string() } else { format!("{rel}/{n}") };
-                read_tree(&sub, &path, &sub_rel, store)?;
+                read_tree(&sub, &path, &sub_rel, store, cap)?;
             }
             Shape::File(n) => {
-                let (bytes, mtime) = read_regular(dir, n).with_context(|| format!("cannot read {}", path.display()))?;
+                let (bytes, mtime) = match read_regular(dir, n, cap.0) {
+                    Ok(Some(read)) => read,
+                    Ok(None) => return Err(TooLarge { max_bytes: store.total_bytes() + cap.0 }.into()),
+                    Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+                };
+                cap.0 -= bytes.len() as u64;
                 let file_rel = if rel.is_empty() { n.to_string() } else { format!("{rel}/{n}") };
                 store.files.insert(file_rel, MemoryFile { bytes, mtime });
             }
@@ -351,17 +380,25 @@ fn kind_of_mode(mode: u32) -> Kind {
 
 /// Read the regular file `name` of `dir` without following a symbolic link or blocking on a
 /// FIFO that took its place since it was listed.
-fn read_regular(dir: &OwnedFd, name: &str) -> std::io::Result<(Vec<u8>, Option<DateTime<Utc>>)> {
+/// The file's bytes and mtime, or `None` when it holds more than `max` bytes (checked before
+/// reading and while reading, as the file may grow meanwhile).
+fn read_regular(dir: &OwnedFd, name: &str, max: u64) -> std::io::Result<Option<(Vec<u8>, Option<DateTime<Utc>>)>> {
     use std::io::Read;
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let mut f = std::fs::File::from(rfs::openat(dir, name, flags, Mode::empty())?);
+    let f = std::fs::File::from(rfs::openat(dir, name, flags, Mode::empty())?);
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file any more"));
     }
+    if meta.len() > max {
+        return Ok(None);
+    }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.read_to_end(&mut bytes)?;
-    Ok((bytes, meta.modified().ok().map(DateTime::<Utc>::from)))
+    f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Ok(None);
+    }
+    Ok(Some((bytes, meta.modified().ok().map(DateTime::<Utc>::from))))
 }
 
 /// Relative paths of the store's files under `dir`, sorted.

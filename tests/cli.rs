@@ -245,3 +245,20 @@ fn consolidate_over_its_memory_budget_leaves_the_largest_files_and_says_so() {
     assert!(roomy["flags"].as_array().unwrap().iter().all(|f| f["kind"] != "memory_budget"));
     assert!(roomy["changes"].as_array().unwrap().len() > changes.len());
 }
+
+/// A store past half the budget is refused before it is read whole: a clear error naming the
+/// setting, exit 1, and no candidate written.
+#[test]
+fn consolidate_refuses_a_store_its_memory_budget_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("memory");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("notes.md"), "- a line of notes about the build\n".repeat(20_000)).unwrap();
+    let dest = dir.path().join("out");
+    let o = Command::new(BIN).args(["consolidate", "--max-memory-mb", "1", "--out"]).arg(&dest).arg(&src).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("more than 0 MB of files") && stderr(&o).contains("--max-memory-mb"), "{}", stderr(&o));
+    assert!(!dest.exists() || std::fs::read_dir(&dest).unwrap().next().is_none(), "nothing written");
+    let o = Command::new(BIN).args(["consolidate", "--max-memory-mb", "0", "--out"]).arg(&dest).arg(&src).output().unwrap();
+    assert!(o.status.success(), "no budget, no cap: {}", stderr(&o));
+}

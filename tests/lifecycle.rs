@@ -46,6 +46,22 @@ fn dream_is_staged_checked_and_auto_applied() {
     assert_eq!(gens["generations"][0]["job_id"], id);
 }
 
+/// A store past half of `limits.max_memory_mb` fails its dream with an error naming the setting,
+/// before it is read whole; the store is untouched.
+#[test]
+fn a_store_over_the_memory_budget_fails_its_dream_clearly() {
+    let env = Env::quickstart("limits:\n  max_memory_mb: 1\n");
+    std::fs::write(env.memory().join("notes.md"), "- a line of notes about the build\n".repeat(20_000)).unwrap();
+    let before = env.snapshot();
+    let d = env.start();
+    let id = d.dream();
+    let job = d.wait_settled(id);
+    assert_eq!(job["status"], "failed", "{job:#}");
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains("limits.max_memory_mb") && error.contains("more than 0 MB of files"), "{error}");
+    assert_eq!(env.snapshot(), before);
+}
+
 #[test]
 fn reduction_out_of_bounds_is_held_then_approved() {
     let env = Env::quickstart("policy:\n  min_reduction: 0.6\n  max_reduction: 0.9\n");

@@ -95,6 +95,12 @@ impl LimitsConfig {
     pub fn memory_budget(&self) -> Option<u64> {
         self.max_memory_mb.map(|mb| mb.saturating_mul(1 << 20))
     }
+
+    /// The largest store a dream reads: it holds the store twice (input and candidate), so
+    /// half the budget. Past it the dream fails with a clear error instead of being killed.
+    pub fn max_store_bytes(&self) -> Option<u64> {
+        self.memory_budget().map(|b| b / 2)
+    }
 }
 
 /// A sidecar typically runs under a 256–512 MB memory limit.
