@@ -348,14 +348,14 @@ fn read_tree(dir: &OwnedFd, abs: &Path, rel: &str, store: &mut Store, cap: &mut 
                 read_tree(&sub, &path, &sub_rel, store, cap)?;
             }
             Shape::File(n) => {
-                let (bytes, mtime) = match read_regular(dir, n, cap.0) {
-                    Ok(Some(read)) => read,
+                let file = match read_regular(dir, n, cap.0) {
+                    Ok(Some(file)) => file,
                     Ok(None) => return Err(TooLarge { max_bytes: store.total_bytes() + cap.0 }.into()),
                     Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
                 };
-                cap.0 -= bytes.len() as u64;
+                cap.0 -= file.bytes.len() as u64;
                 let file_rel = if rel.is_empty() { n.to_string() } else { format!("{rel}/{n}") };
-                store.files.insert(file_rel, MemoryFile { bytes, mtime });
+                store.files.insert(file_rel, file);
             }
             Shape::Unmanaged(Unmanaged::NotUtf8) => {
                 tracing::debug!(dir = %abs.display(), "leaving alone an entry whose name is not UTF-8");
@@ -382,7 +382,7 @@ fn kind_of_mode(mode: u32) -> Kind {
 /// FIFO that took its place since it was listed.
 /// The file's bytes and mtime, or `None` when it holds more than `max` bytes (checked before
 /// reading and while reading, as the file may grow meanwhile).
-fn read_regular(dir: &OwnedFd, name: &str, max: u64) -> std::io::Result<Option<(Vec<u8>, Option<DateTime<Utc>>)>> {
+fn read_regular(dir: &OwnedFd, name: &str, max: u64) -> std::io::Result<Option<MemoryFile>> {
     use std::io::Read;
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     let f = std::fs::File::from(rfs::openat(dir, name, flags, Mode::empty())?);
@@ -398,7 +398,7 @@ fn read_regular(dir: &OwnedFd, name: &str, max: u64) -> std::io::Result<Option<(
     if bytes.len() as u64 > max {
         return Ok(None);
     }
-    Ok(Some((bytes, meta.modified().ok().map(DateTime::<Utc>::from))))
+    Ok(Some(MemoryFile { bytes, mtime: meta.modified().ok().map(DateTime::<Utc>::from) }))
 }
 
 /// Relative paths of the store's files under `dir`, sorted.
