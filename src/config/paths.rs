@@ -154,11 +154,48 @@ fn system_dir(p: &Path) -> Option<String> {
         if SYSTEM_DIRS.iter().any(|d| form == Path::new(d)) {
             return Some(if form == Path::new("/") { " (the root directory)".into() } else { " (a system directory)".into() });
         }
-        if std::env::var_os("HOME").is_some_and(|h| forms(Path::new(&h)).contains(&form)) {
+        if is_home(&form) {
             return Some(" (a home directory)".into());
         }
     }
     None
+}
+
+/// A user's home: dreamd's own (`$HOME`), any in `/etc/passwd`, any directly under `/home`
+/// (the daemon may run as root or another user than the agent's).
+fn is_home(form: &Path) -> bool {
+    if form.parent() == Some(Path::new("/home")) {
+        return true;
+    }
+    if std::env::var_os("HOME").is_some_and(|h| forms(Path::new(&h)).iter().any(|h| h == form)) {
+        return true;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let found = homes_in(&passwd).any(|h| h == form || forms(h).iter().any(|f| f == form));
+    found
+}
+
+/// The home field of each `/etc/passwd` line; `/` and the conventional non-homes are not homes.
+fn homes_in(passwd: &str) -> impl Iterator<Item = &Path> {
+    passwd
+        .lines()
+        .filter_map(|l| l.split(':').nth(5))
+        .filter(|h| h.starts_with('/') && !matches!(*h, "/" | "/nonexistent" | "/dev/null"))
+        .map(Path::new)
+}
+
+#[cfg(test)]
+mod home_tests {
+    use super::*;
+
+    #[test]
+    fn homes_are_read_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nagent:x:1001:1001::/srv/agent:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nbroken line\n";
+        let homes: Vec<&Path> = homes_in(passwd).collect();
+        assert_eq!(homes, vec![Path::new("/root"), Path::new("/srv/agent")]);
+        assert!(is_home(Path::new("/home/alice")), "a folder directly under /home, whether or not it exists");
+        assert!(!is_home(Path::new("/home/alice/.claude/projects/x/memory")));
+    }
 }
 
 /// `inner` is `outer` or below it, as written or with links resolved.

@@ -189,6 +189,8 @@ fn root_and_system_directories_are_refused() {
     for (yaml, expect) in [
         ("agent:\n  memory_dir: /\n", "the root directory"),
         ("agent:\n  memory_dir: /etc\n", "a system directory"),
+        ("agent:\n  memory_dir: /home/alice\n", "a home directory"),
+        ("agent:\n  memory_dir: /home/alice/\n", "a home directory"),
         ("agent:\n  memory_dir: /usr/../etc\n", "a system directory"),
         ("agent:\n  memory_dir: /proc/self/cwd\n", "a kernel filesystem"),
         ("agent:\n  memory_dir: ./m\nstate_dir: /tmp\n", "a system directory"),
