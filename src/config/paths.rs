@@ -184,20 +184,6 @@ fn homes_in(passwd: &str) -> impl Iterator<Item = &Path> {
         .map(Path::new)
 }
 
-#[cfg(test)]
-mod home_tests {
-    use super::*;
-
-    #[test]
-    fn homes_are_read_from_passwd() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\nagent:x:1001:1001::/srv/agent:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nbroken line\n";
-        let homes: Vec<&Path> = homes_in(passwd).collect();
-        assert_eq!(homes, vec![Path::new("/root"), Path::new("/srv/agent")]);
-        assert!(is_home(Path::new("/home/alice")), "a folder directly under /home, whether or not it exists");
-        assert!(!is_home(Path::new("/home/alice/.claude/projects/x/memory")));
-    }
-}
-
 /// `inner` is `outer` or below it, as written or with links resolved.
 fn overlaps(inner: &Path, outer: &Path) -> bool {
     let outer_forms = forms(outer);
@@ -234,4 +220,18 @@ fn forms(p: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod home_tests {
+    use super::*;
+
+    #[test]
+    fn homes_are_read_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nagent:x:1001:1001::/srv/agent:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nbroken line\n";
+        let homes: Vec<&Path> = homes_in(passwd).collect();
+        assert_eq!(homes, vec![Path::new("/root"), Path::new("/srv/agent")]);
+        assert!(is_home(Path::new("/home/alice")), "a folder directly under /home, whether or not it exists");
+        assert!(!is_home(Path::new("/home/alice/.claude/projects/x/memory")));
+    }
 }
