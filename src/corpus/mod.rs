@@ -7,6 +7,7 @@
 //! inline or by an older file), pinned entries (some restated), stale index pointers,
 //! relative dates, and transcripts with a known code-language mix.
 
+pub mod fuzz;
 pub mod hard;
 pub mod quality;
 pub mod real;
