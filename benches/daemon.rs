@@ -60,6 +60,12 @@ fn follow(socket: &Path, id: i64) -> anyhow::Result<Vec<Value>> {
     Ok(events)
 }
 
+/// A `/proc/PID/status` figure in kB (0 if unreadable).
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -134,17 +140,19 @@ fn main() -> anyhow::Result<()> {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let prober = {
-        let (socket, stop) = (socket.clone(), stop.clone());
+        let (socket, stop, pid) = (socket.clone(), stop.clone(), daemon.id());
         std::thread::spawn(move || {
-            let mut lat = Vec::new();
+            // Latencies, and the daemon's resident memory at each probe (to tell the stages apart).
+            let (mut lat, mut rss) = (Vec::new(), Vec::new());
             while !stop.load(Ordering::SeqCst) {
                 let t = Instant::now();
                 if request(&socket, "GET", "/v1/health", "").is_ok_and(|r| r.0 == 200) {
                     lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
+                rss.push((chrono::Utc::now(), status_kb(pid, "VmRSS:")));
                 std::thread::sleep(Duration::from_millis(20));
             }
-            lat
+            (lat, rss)
         })
     };
     let t = Instant::now();
@@ -154,11 +162,8 @@ fn main() -> anyhow::Result<()> {
     let events = follow(&socket, id)?;
     let daemon_s = t.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
-    let mut lat = prober.join().map_err(|_| anyhow::anyhow!("prober panicked"))?;
-    let peak = || {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0u64)
-    };
+    let (mut lat, rss) = prober.join().map_err(|_| anyhow::anyhow!("prober panicked"))?;
+    let peak = || status_kb(daemon.id(), "VmHWM:");
     let peak_kb = peak();
     // Showing the job sends its report (tens of MB on a 100 MB store): measured apart.
     let (_, job) = request(&socket, "GET", &format!("/v1/jobs/{id}"), "")?;
@@ -187,6 +192,11 @@ fn main() -> anyhow::Result<()> {
         peak_kb as f64 / 1024.0,
         show_peak_kb as f64 / 1024.0
     );
+    // Sampled every 20 ms, so a lower bound: the engine's stage, then staging and verification.
+    if let Some(staged) = when("staged") {
+        let max = |engine: bool| rss.iter().filter(|(t, _)| (*t < staged) == engine).map(|r| r.1).max().unwrap_or(0) as f64 / 1024.0;
+        println!("  largest RSS sampled       {:>7.0} MB while the engine ran, {:.0} MB from staging on", max(true), max(false));
+    }
     println!(
         "  GET /v1/health meanwhile  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} requests)",
         percentile(&lat, 0.5),
