@@ -92,7 +92,7 @@ fn child(case: &str) -> anyhow::Result<()> {
     // The phases again, one by one, to see where the time goes.
     let (parsed, parse_s) = time(|| Parsed::new(&corpus.store, &candidate, &config, &pins));
     let (fates, fate_s) = time(|| fate::classify(&parsed, &report));
-    let (_, pinned_s) = time(|| pinned::check(&parsed.live, &parsed.candidate));
+    let (_, pinned_s) = time(|| pinned::check(&parsed));
     let (add, added_s) = time(|| added::Added::between(&corpus.store, &candidate));
     let live_text = added::LiveText::new(&corpus.store);
     let (_, secrets_s) = time(|| secrets::findings(&add, &live_text, &[]));
@@ -155,7 +155,7 @@ fn real(dir: &Path) -> anyhow::Result<()> {
         let pins = PinRules::default();
         // A command engine that silently deletes one entry, for each of the first 60 entries:
         // caught unless another entry says the same (then it is a verified merge).
-        let parsed_live = Parsed::new(&store, &store, &config, &pins).live;
+        let parsed_live = dreamd::memory::parse_store(&store, layout, &pins).0;
         let (mut caught, mut merged, mut tried) = (0, 0, 0);
         for f in &parsed_live {
             for (bi, b) in f.blocks().iter().enumerate().filter(|(_, b)| b.kind.is_entry()) {

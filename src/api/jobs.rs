@@ -4,12 +4,14 @@
 //! An applied job that a rollback took back carries `rolled_back` (the rollback); the list
 //! also has the recent `rollbacks`, so that both show in `dreamd jobs`.
 
-use super::http::{ok, parse_id, query_param, Reply};
+use super::http::{ok, parse_id, query_param, with_type, Reply};
 use super::Api;
 use crate::context::Context;
 use crate::diff;
 use crate::error::OpError;
+use crate::report::Report;
 use crate::state::{Job, Rollback};
+use hyper::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -47,14 +49,23 @@ pub async fn show(api: &Api, id: &str) -> Reply {
     let id = parse_id(id, "job id")?;
     let v = api
         .ctx
-        .blocking(move |ctx| -> Result<Value, OpError> {
+        .blocking(move |ctx| -> Result<Vec<u8>, OpError> {
             let job = ctx.state.job(id)?;
             let undone = ctx.state.rolled_back_jobs()?;
             let report = ctx.job_dir(id).read_report().ok();
-            Ok(json!({"job": with_rollback(&job, &undone), "report": report}))
+            // Straight to bytes: a 100 MB store's report as a JSON tree is several times its size.
+            let mut bytes = serde_json::to_vec_pretty(&Shown { job: with_rollback(&job, &undone), report }).map_err(anyhow::Error::from)?;
+            bytes.push(b'\n');
+            Ok(bytes)
         })
         .await??;
-    Ok(ok(v))
+    Ok(with_type(StatusCode::OK, v.into(), "application/json"))
+}
+
+#[derive(serde::Serialize)]
+struct Shown {
+    job: Value,
+    report: Option<Report>,
 }
 
 pub async fn diff(api: &Api, id: &str) -> Reply {

@@ -15,11 +15,12 @@
 //! tokenised and looked up through an inverted index of the candidate's words (rarest first).
 
 use super::dates::{date_num, dates_agree, fmt_date, has_relative_date, is_relative_rewrite, relative_words, Agree, Dates};
+use super::forms::{FormSet, Forms};
 use super::remark::{is_emphasis, is_plain_remark, trailing_remark, without_remark};
 use super::subject::{self, Shape};
 use super::words::{normal_hash, scan_words, Prehashed, Vocab, WordRef};
 use super::{quote, Check, Parsed};
-use crate::memory::{entries, BlockKind};
+use crate::memory::BlockKind;
 use crate::report::{ChangeKind, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::RandomState;
@@ -133,13 +134,13 @@ struct Index {
     dates: Vec<u32>,
     dates_at: Vec<usize>,
     other: Vec<bool>,
-    texts: Vec<(usize, usize)>,
     postings: Vec<u32>,
     postings_at: Vec<usize>,
 }
 
 impl Index {
-    fn build(p: &Parsed, vocab: &mut Vocab) -> Index {
+    /// `texts`: the candidate's entries, in order.
+    fn build(texts: &[&str], vocab: &mut Vocab) -> Index {
         let mut ix = Index {
             seq: Vec::new(),
             clause: Vec::new(),
@@ -147,40 +148,33 @@ impl Index {
             dates: Vec::new(),
             dates_at: vec![0],
             other: Vec::new(),
-            texts: Vec::new(),
             postings: Vec::new(),
             postings_at: Vec::new(),
         };
-        for (fi, f) in p.candidate.iter().enumerate() {
-            for (bi, b) in f.blocks().iter().enumerate() {
-                if !b.kind.is_entry() {
-                    continue;
-                }
-                // Straight into the flat arrays: a million entries, no allocation each.
-                let (mut clause, mut other) = (0u16, false);
-                scan_words(b.text(), |w| match w {
-                    WordRef::Break => clause = clause.saturating_add(1),
-                    WordRef::Date(d) => ix.dates.push(date_num(d)),
-                    WordRef::Stop(_) => {}
-                    WordRef::Content(s) => match vocab.get(s) {
-                        Some(id) => {
-                            ix.seq.push(id);
-                            ix.clause.push(clause);
-                        }
-                        None => other = true,
-                    },
-                });
-                ix.seq_at.push(ix.seq.len());
-                ix.dates_at.push(ix.dates.len());
-                ix.other.push(other);
-                ix.texts.push((fi, bi));
-            }
+        for text in texts {
+            // Straight into the flat arrays: a million entries, no allocation each.
+            let (mut clause, mut other) = (0u16, false);
+            scan_words(text, |w| match w {
+                WordRef::Break => clause = clause.saturating_add(1),
+                WordRef::Date(d) => ix.dates.push(date_num(d)),
+                WordRef::Stop(_) => {}
+                WordRef::Content(s) => match vocab.get(s) {
+                    Some(id) => {
+                        ix.seq.push(id);
+                        ix.clause.push(clause);
+                    }
+                    None => other = true,
+                },
+            });
+            ix.seq_at.push(ix.seq.len());
+            ix.dates_at.push(ix.dates.len());
+            ix.other.push(other);
         }
         // Postings name each entry once per word, however often it repeats the word.
         let first = |ix: &Index, e: usize, i: usize| !ix.seq[ix.seq_at[e]..i].contains(&ix.seq[i]);
-        let comparable: Vec<usize> = (0..ix.other.len()).filter(|&e| ix.seq_at[e + 1] - ix.seq_at[e] <= MAX_WORDS).collect();
+        let comparable = |ix: &Index, e: usize| ix.seq_at[e + 1] - ix.seq_at[e] <= MAX_WORDS;
         let mut counts = vec![0usize; vocab.len() + 1];
-        for &e in &comparable {
+        for e in (0..ix.other.len()).filter(|&e| comparable(&ix, e)) {
             for i in ix.seq_at[e]..ix.seq_at[e + 1] {
                 if first(&ix, e, i) {
                     counts[ix.seq[i] as usize + 1] += 1;
@@ -192,7 +186,10 @@ impl Index {
         }
         ix.postings_at = counts.clone();
         ix.postings = vec![0; counts[counts.len() - 1]];
-        for &e in &comparable {
+        for e in 0..ix.other.len() {
+            if !comparable(&ix, e) {
+                continue;
+            }
             for i in ix.seq_at[e]..ix.seq_at[e + 1] {
                 if first(&ix, e, i) {
                     let w = ix.seq[i] as usize;
@@ -251,11 +248,6 @@ impl Index {
             w1.is_none_or(|w| !seq.contains(&w)) && w3.is_none_or(|w| seq.contains(&w))
         });
         p1.iter().take(limit).map(|&c| c as usize).chain(without_first)
-    }
-
-    fn text<'p>(&self, p: &'p Parsed, e: usize) -> &'p str {
-        let (fi, bi) = self.texts[e];
-        p.candidate[fi].blocks()[bi].text()
     }
 }
 
@@ -367,36 +359,47 @@ fn supersedes(c: View, l: &Terms, l_shapes: &[Shape], c_text: &str, negations: &
     Ok(())
 }
 
-struct Pending {
-    file: String,
+/// A live entry with no exact counterpart, borrowed from the live store.
+struct Pending<'a> {
+    file: &'a str,
     line: usize,
-    text: String,
+    text: &'a str,
     claim: Option<ChangeKind>,
     /// The report's change that makes the claim.
     change: Option<usize>,
-    /// Other live entries the claim's provenance names (`file:line`).
-    hints: Vec<(String, usize)>,
 }
 
-/// The live entry at `file:line`.
-fn live_text_at<'p>(p: &'p Parsed, file: &str, line: usize) -> Option<&'p str> {
-    let f = p.live.binary_search_by(|f| f.path.as_str().cmp(file)).ok().map(|i| &p.live[i])?;
-    let blocks = f.blocks();
-    let i = blocks.partition_point(|b| b.line < line);
-    blocks.get(i).filter(|b| b.line == line && b.kind.is_entry()).map(|b| b.text())
+/// Content words go into `vocab`, in the order [`terms`] would add them.
+fn intern_words(text: &str, vocab: &mut Vocab) {
+    scan_words(text, |w| {
+        if let WordRef::Content(s) = w {
+            vocab.intern(s);
+        }
+    });
 }
 
 fn link_target(link: &str) -> &str {
     link.split('#').next().unwrap_or(link).trim_start_matches("./")
 }
 
-pub fn classify(p: &Parsed, report: &Report) -> FateReport {
+pub fn classify<'r>(p: &Parsed, report: &'r Report) -> FateReport {
     let state = RandomState::new();
     let hash = |t: &str| normal_hash(&state, t);
-    // Normal form → the candidate entry (its ordinal, as in the index below) that has it.
-    let by_form: HashMap<u64, usize, Prehashed> = entries(&p.candidate).enumerate().map(|(i, (_, b))| (hash(b.text()), i)).collect();
-    let pointed: HashSet<&str> =
-        entries(&p.candidate).filter(|(_, b)| b.kind == BlockKind::IndexLine).filter_map(|(_, b)| b.link.map(link_target)).collect();
+    // The candidate's entries in order (an entry's ordinal is its place here and in the index
+    // below); normal form → the last entry that has it; the files `MEMORY.md` points to.
+    let mut texts: Vec<&str> = Vec::new();
+    let mut forms: Vec<(u64, usize)> = Vec::new();
+    let mut pointed: HashSet<&str> = HashSet::new();
+    p.each(p.candidate_store, |_, f| {
+        for b in f.blocks().iter().filter(|b| b.kind.is_entry()) {
+            forms.push((hash(b.text()), texts.len()));
+            if b.kind == BlockKind::IndexLine {
+                pointed.extend(b.link.map(link_target));
+            }
+            texts.push(b.text());
+        }
+    });
+    let by_form = Forms::new(forms);
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
     let mut claims: HashMap<u64, usize, Prehashed> = HashMap::default();
     for (i, c) in report.changes.iter().enumerate().filter(|(_, c)| c.kind != ChangeKind::Edit) {
@@ -404,61 +407,69 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             claims.entry(hash(before)).or_insert(i);
         }
     }
-    let hints_of = |i: usize, file: &str, line: usize| -> Vec<(String, usize)> {
+    let place = |loc: &'r String| loc.rsplit_once(':').and_then(|(f, l)| Some((f, l.parse::<usize>().ok()?)));
+    // The live entries a claim's provenance names, found during the pass over the live store.
+    let mut named: HashMap<(&str, usize), Option<&str>> =
+        claims.values().flat_map(|&i| &report.changes[i].provenance.entries).filter_map(|loc| Some((place(loc)?, None))).collect();
+    let mut out = FateReport::default();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut live_forms: Vec<u64> = Vec::new();
+    // Ids: negations first, then each pending entry's words in order (see `terms`).
+    let mut vocab = Vocab::default();
+    let mut negations: Vec<u32> = super::words::NEGATIONS.iter().map(|w| vocab.intern(w)).collect();
+    negations.sort_unstable();
+    p.each(p.live_store, |path, f| {
+        for b in f.blocks().iter().filter(|b| b.kind.is_entry()) {
+            out.entries += 1;
+            let text = b.text();
+            let h = hash(text);
+            live_forms.push(h);
+            if let Some(slot) = named.get_mut(&(path, b.line)) {
+                *slot = Some(text);
+            }
+            // Derived entries: a dreamd-managed file's, or a pointer still indexed (or to nothing).
+            let derived = || {
+                f.is_managed()
+                    || (b.kind == BlockKind::IndexLine
+                        && b.link.map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
+            };
+            if by_form.contains(h) {
+                out.kept += 1;
+            } else if derived() {
+                out.removed += 1;
+            } else {
+                let claim = claims.get(&h).copied();
+                intern_words(text, &mut vocab);
+                pending.push(Pending { file: path, line: b.line, text, claim: claim.map(|i| report.changes[i].kind), change: claim });
+            }
+        }
+    });
+    if pending.is_empty() {
+        return out;
+    }
+    let live_forms = FormSet::new(live_forms);
+    // Up to four other live entries the claim's provenance names (`file:line`).
+    let hints_of = |i: usize, file: &str, line: usize| -> Vec<&str> {
         let own = format!("{file}:{line}");
         report.changes[i]
             .provenance
             .entries
             .iter()
             .filter(|loc| **loc != own)
-            .filter_map(|loc| loc.rsplit_once(':').and_then(|(f, l)| Some((f.to_string(), l.parse().ok()?))))
+            .filter_map(place)
             .take(4)
+            .filter_map(|k| named.get(&k).copied().flatten())
             .collect()
     };
-    let mut out = FateReport::default();
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut live_forms: HashSet<u64, Prehashed> = HashSet::default();
-    for (f, b) in entries(&p.live) {
-        out.entries += 1;
-        let text = b.text();
-        let h = hash(text);
-        live_forms.insert(h);
-        // Derived entries: a dreamd-managed file's, or a pointer still indexed (or to nothing).
-        let derived = || {
-            f.is_managed()
-                || (b.kind == BlockKind::IndexLine
-                    && b.link.map(link_target).is_some_and(|t| pointed.contains(t) || !p.candidate_store.files.contains_key(t)))
-        };
-        if by_form.contains_key(&h) {
-            out.kept += 1;
-        } else if derived() {
-            out.removed += 1;
-        } else {
-            let claim = claims.get(&h).copied();
-            pending.push(Pending {
-                file: f.path.clone(),
-                line: b.line,
-                text: text.to_string(),
-                claim: claim.map(|i| report.changes[i].kind),
-                change: claim,
-                hints: claim.map(|i| hints_of(i, &f.path, b.line)).unwrap_or_default(),
-            });
-        }
-    }
-    if pending.is_empty() {
-        return out;
-    }
-    let mut vocab = Vocab::default();
-    let mut negations: Vec<u32> = super::words::NEGATIONS.iter().map(|w| vocab.intern(w)).collect();
-    negations.sort_unstable();
-    let live_terms: Vec<Terms> = pending.iter().map(|e| terms(&e.text, &mut vocab, true)).collect();
-    let ix = Index::build(p, &mut vocab);
+    let ix = Index::build(&texts, &mut vocab);
     let mut work = WORK_BUDGET;
-    for (e, l) in pending.into_iter().zip(live_terms) {
+    for e in pending {
+        // Built here, not up front: every word is in the vocabulary already, so `grow` changes nothing.
+        let l = terms(e.text, &mut vocab, false);
         // A relative date made absolute is checked against the rewrite the report names, word
         // by word: linear, so no length limit.
         let rewrite = e.change.filter(|_| e.claim == Some(ChangeKind::RelativeDate)).and_then(|i| report.changes[i].after.as_deref());
-        if rewrite.is_some_and(|after| by_form.contains_key(&hash(after)) && is_relative_rewrite(&e.text, after)) {
+        if rewrite.is_some_and(|after| by_form.contains(hash(after)) && is_relative_rewrite(e.text, after)) {
             out.merged += 1;
             continue;
         }
@@ -480,13 +491,13 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         let visit = |c: usize| (clauses + 2) * (ix.seq(c).len() as u64 + 1) + l.seq.len() as u64;
         let mut spend = |cost: u64| work = work.saturating_sub(cost);
         // The candidate entry the claim names (a rewrite's `after`), looked at first.
-        let claimed_after = e.change.and_then(|i| report.changes[i].after.as_deref()).and_then(|t| by_form.get(&hash(t)).copied());
+        let claimed_after = e.change.and_then(|i| report.changes[i].after.as_deref()).and_then(|t| by_form.get(hash(t)));
         let merged_into = |t: &Terms, dates: Dates, spend: &mut dyn FnMut(u64)| {
             // An entry of relative words only ("yesterday") has nothing to look up by.
             let search = (!t.set.is_empty()).then(|| ix.containing_all(t)).into_iter().flatten();
             claimed_after.into_iter().chain(search).any(|c| {
                 spend(visit(c));
-                covers(ix.view(c), t, &negations, dates, &|| live_forms.contains(&hash(ix.text(p, c))))
+                covers(ix.view(c), t, &negations, dates, &|| live_forms.contains(hash(texts[c])))
             })
         };
         // Older dates may be folded into a newer copy only when the report says so, by date.
@@ -498,8 +509,8 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             out.merged += 1;
             continue;
         }
-        if has_relative_date(&e.text) {
-            let relative = relative_words(&e.text);
+        if has_relative_date(e.text) {
+            let relative = relative_words(e.text);
             let keep = |i: usize| !relative.get(i).copied().unwrap_or(false);
             let mut stripped = l.clone();
             stripped.seq = l.seq.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, w)| *w).collect();
@@ -515,7 +526,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         // A claimed duplicate may lose a plain trailing remark ("— confirmed again"): the fact
         // itself must still be said, and the remark must state no value, name or negation.
         if e.claim == Some(ChangeKind::Dedupe) {
-            if let Some((fact, _)) = trailing_remark(&e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
+            if let Some((fact, _)) = trailing_remark(e.text).filter(|(_, r)| is_plain_remark(r) || is_emphasis(r)) {
                 let f = terms(fact, &mut vocab, false);
                 if !f.set.is_empty() && merged_into(&f, Dates::Kept { folded }, &mut spend) {
                     out.merged += 1;
@@ -525,14 +536,14 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         }
         let mut successor: Option<usize> = None;
         let mut objection: Option<String> = None;
-        let mut l_shapes = vec![subject::shape(&e.text)];
-        l_shapes.extend(without_remark(&e.text).map(subject::shape));
+        let mut l_shapes = vec![subject::shape(e.text)];
+        l_shapes.extend(without_remark(e.text).map(subject::shape));
         // Where the engine says the newer value is (its provenance) is looked at first, and
         // verified like any other entry; a search follows. Without a claimed conflict the
         // search only serves the explanation, so it is short.
         let mut hinted: Vec<usize> = Vec::new();
-        for t in e.hints.iter().filter_map(|(file, line)| live_text_at(p, file, *line)) {
-            if let Some(&c) = by_form.get(&hash(t)) {
+        for t in e.change.map(|i| hints_of(i, e.file, e.line)).unwrap_or_default() {
+            if let Some(c) = by_form.get(hash(t)) {
                 hinted.push(c);
                 continue;
             }
@@ -553,7 +564,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
             };
             for c in ix.containing_all(&tt).take(16) {
                 spend(visit(c));
-                let c_live = || live_forms.contains(&hash(ix.text(p, c)));
+                let c_live = || live_forms.contains(hash(texts[c]));
                 if takes_over && successor.is_none() && covers(ix.view(c), &tt, &negations, t_dates, &c_live) {
                     successor = Some(c);
                 }
@@ -571,14 +582,14 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
         let search = hinted.into_iter().chain(ix.containing_all_but_one(&l, limit)).chain(by_subject);
         for c in search.take_while(|_| !found) {
             spend(visit(c));
-            match supersedes(ix.view(c), &l, &l_shapes, ix.text(p, c), &negations, &mut spend) {
+            match supersedes(ix.view(c), &l, &l_shapes, texts[c], &negations, &mut spend) {
                 // The newer value must be one the memory already held: an engine does not get
                 // to replace a fact with a value it made up.
-                Ok(()) if !live_forms.contains(&hash(ix.text(p, c))) => {
+                Ok(()) if !live_forms.contains(hash(texts[c])) => {
                     objection.get_or_insert_with(|| {
                         format!(
                             "the replacing entry \"{}\" is new text from the engine, not something the memory said",
-                            quote(ix.text(p, c), 80)
+                            quote(texts[c], 80)
                         )
                     });
                 }
@@ -606,7 +617,7 @@ pub fn classify(p: &Parsed, report: &Report) -> FateReport {
                 let what = claim.map_or("does not explain it".to_string(), |k| format!("calls it {}", kind_name(k)));
                 let why = format!(
                     "the candidate has \"{}\" (same subject, another value), but the report {what} rather than a conflict",
-                    quote(ix.text(p, c), 80)
+                    quote(texts[c], 80)
                 );
                 out.lost.push(lost(e, why));
             }
@@ -636,7 +647,7 @@ fn kind_name(k: ChangeKind) -> &'static str {
 }
 
 fn lost(e: Pending, why: String) -> Lost {
-    Lost { file: e.file, line: e.line, text: e.text, claim: e.claim, why }
+    Lost { file: e.file.to_string(), line: e.line, text: e.text.to_string(), claim: e.claim, why }
 }
 
 /// `entry_loss`: entries lost (unexplained or unverified) may be at most `max_loss` of all.

@@ -6,29 +6,30 @@
 //! `managed-by: dreamd` would have its entries treated as derived, and removable, next time.
 
 use super::{quote, Check, Parsed};
-use crate::memory::FileBody;
 
 pub fn check(p: &Parsed) -> Check {
     let mut details = Vec::new();
     for f in &p.live {
-        let before = &p.live_store.files[&f.path].bytes;
-        let after = p.candidate_store.files.get(&f.path);
-        if let FileBody::Opaque { reason } = &f.body {
+        let before = &p.live_store.files[f.path].bytes;
+        let after = p.candidate_store.files.get(f.path);
+        if let Some(reason) = &f.opaque {
             match after {
                 None => {
-                    details.push(format!("{}: removed — a file dreamd does not parse ({reason}) must stay as it is", quote(&f.path, 120)))
+                    details.push(format!("{}: removed — a file dreamd does not parse ({reason}) must stay as it is", quote(f.path, 120)))
                 }
                 Some(a) if &a.bytes != before => {
-                    details.push(format!("{}: changed — a file dreamd does not parse ({reason}) must stay as it is", quote(&f.path, 120)))
+                    details.push(format!("{}: changed — a file dreamd does not parse ({reason}) must stay as it is", quote(f.path, 120)))
                 }
                 Some(_) => {}
             }
             continue;
         }
-        if !f.is_managed() && p.candidate.iter().any(|c| c.path == f.path && c.is_managed()) {
+        // Both lists are in path order, one entry per path.
+        let taken = p.candidate.binary_search_by(|c| c.path.cmp(f.path)).is_ok_and(|i| p.candidate[i].managed);
+        if !f.managed && taken {
             details.push(format!(
                 "{}: the agent's file was marked `managed-by: dreamd`; its entries would become removable",
-                quote(&f.path, 120)
+                quote(f.path, 120)
             ));
         }
     }

@@ -10,6 +10,7 @@ mod dates;
 pub mod drift;
 pub mod fate;
 pub mod files;
+mod forms;
 pub mod pinned;
 pub mod reduction;
 mod remark;
@@ -17,8 +18,8 @@ pub mod secrets;
 pub mod subject;
 pub mod words;
 
-use crate::config::Config;
-use crate::memory::{parse_store, ParsedFile, PinRules};
+use crate::config::{Config, Layout};
+use crate::memory::{parse_file, FileBody, ParsedFile, PinRules};
 use crate::report::Report;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
@@ -72,21 +73,67 @@ pub struct Input<'a> {
     pub current_hash: &'a str,
 }
 
-/// Both stores parsed once, shared by the checks.
+/// A file of a store as the per-file checks see it.
+pub struct FileInfo<'a> {
+    pub path: &'a str,
+    /// Frontmatter `managed-by: dreamd`.
+    pub managed: bool,
+    /// Why it could not be parsed (it has no entries).
+    pub opaque: Option<String>,
+}
+
+/// What the checks share about the two stores. Files are parsed one at a time and dropped
+/// ([`Parsed::each`]): a 100 MB store parsed whole is a quarter of a gigabyte of blocks.
 pub struct Parsed<'a> {
     pub live_store: &'a Store,
     pub candidate_store: &'a Store,
-    pub live: Vec<ParsedFile<'a>>,
-    pub candidate: Vec<ParsedFile<'a>>,
+    /// In path order, as in the stores.
+    pub live: Vec<FileInfo<'a>>,
+    pub candidate: Vec<FileInfo<'a>>,
+    pub live_pins: pinned::Pins,
+    pub candidate_pins: pinned::Pins,
+    layout: Layout,
+    pins: PinRules,
 }
 
 impl<'a> Parsed<'a> {
     pub fn new(live: &'a Store, candidate: &'a Store, config: &Config, pins: &PinRules) -> Parsed<'a> {
-        Parsed {
+        Parsed::with(live, candidate, config.agent.layout, pins)
+    }
+
+    pub fn with(live: &'a Store, candidate: &'a Store, layout: Layout, pins: &PinRules) -> Parsed<'a> {
+        let mut p = Parsed {
             live_store: live,
             candidate_store: candidate,
-            live: parse_store(live, config.agent.layout, pins).0,
-            candidate: parse_store(candidate, config.agent.layout, pins).0,
+            live: Vec::new(),
+            candidate: Vec::new(),
+            live_pins: pinned::Pins::default(),
+            candidate_pins: pinned::Pins::default(),
+            layout,
+            pins: pins.clone(),
+        };
+        (p.live, p.live_pins) = p.scan(live);
+        (p.candidate, p.candidate_pins) = p.scan(candidate);
+        p
+    }
+
+    fn scan(&self, store: &'a Store) -> (Vec<FileInfo<'a>>, pinned::Pins) {
+        let (mut files, mut pins) = (Vec::new(), pinned::Pins::default());
+        self.each(store, |path, f| {
+            let opaque = match &f.body {
+                FileBody::Opaque { reason } => Some(reason.clone()),
+                FileBody::Parsed { .. } => None,
+            };
+            files.push(FileInfo { path, managed: f.is_managed(), opaque });
+            pins.add(path, f);
+        });
+        (files, pins)
+    }
+
+    /// Each file of `store` (one of the two), parsed, in path order; only one is held at a time.
+    pub fn each(&self, store: &'a Store, mut f: impl FnMut(&'a str, &ParsedFile<'a>)) {
+        for (path, file) in &store.files {
+            f(path, &parse_file(path, file, self.layout, &self.pins));
         }
     }
 }
@@ -94,14 +141,7 @@ impl<'a> Parsed<'a> {
 /// The live entries the verifier cannot account for in `candidate`, with default settings
 /// (Claude Code layout, no extra pin patterns): for tests and tools that check an engine.
 pub fn lost(live: &Store, candidate: &Store, report: &Report) -> Vec<fate::Lost> {
-    let pins = PinRules::default();
-    let layout = crate::config::Layout::ClaudeCode;
-    let parsed = Parsed {
-        live_store: live,
-        candidate_store: candidate,
-        live: parse_store(live, layout, &pins).0,
-        candidate: parse_store(candidate, layout, &pins).0,
-    };
+    let parsed = Parsed::with(live, candidate, crate::config::Layout::ClaudeCode, &PinRules::default());
     fate::classify(&parsed, report).lost
 }
 
@@ -119,7 +159,7 @@ pub fn evaluate(input: &Input) -> Verdict {
             policy.min_reduction,
             policy.max_reduction,
         ),
-        pinned::check(&p.live, &p.candidate),
+        pinned::check(&p),
         fate::check(&fate::classify(&p, input.report), input.config.max_entry_loss()),
         files::check(&p),
         secrets::check(&added, &live_text, &policy.secret_patterns),

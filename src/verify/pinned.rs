@@ -4,9 +4,9 @@
 //! Nothing pinned may be dropped, altered, moved to another file, unpinned, or duplicated, and
 //! nothing may become pinned: a pin is a person's decision, never an engine's.
 
-use super::{quote, Check};
+use super::{quote, Check, Parsed};
 use crate::memory::{has_pin_marker, BlockKind, ParsedFile};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Pin {
@@ -16,16 +16,31 @@ struct Pin {
     by_marker: bool,
 }
 
-/// Each pinned block, with the lines it sits on.
-fn pins(files: &[ParsedFile]) -> BTreeMap<Pin, Vec<usize>> {
-    let mut out: BTreeMap<Pin, Vec<usize>> = BTreeMap::new();
-    for f in files {
+/// Each pinned block of a store, with the lines it sits on.
+#[derive(Debug, Default)]
+pub struct Pins(BTreeMap<Pin, Vec<usize>>);
+
+impl Pins {
+    pub fn add(&mut self, path: &str, f: &ParsedFile) {
         let by_frontmatter = f.frontmatter().is_some_and(|fm| fm.pinned());
         for b in f.blocks().iter().filter(|b| b.pinned && b.kind != BlockKind::Blank) {
-            let pin = Pin { file: f.path.clone(), text: b.text().to_string(), by_frontmatter, by_marker: has_pin_marker(b.raw) };
-            out.entry(pin).or_default().push(b.line);
+            let pin = Pin { file: path.to_string(), text: b.text().to_string(), by_frontmatter, by_marker: has_pin_marker(b.raw) };
+            self.0.entry(pin).or_default().push(b.line);
         }
     }
+}
+
+/// For each of `texts`, the candidate files that have a block (of any kind) with that text:
+/// one pass over the candidate, made only when a pin is missing.
+fn files_with<'a>(p: &Parsed<'a>, texts: &[&str]) -> HashMap<String, HashSet<&'a str>> {
+    let mut out: HashMap<String, HashSet<&'a str>> = texts.iter().map(|t| (t.to_string(), HashSet::new())).collect();
+    p.each(p.candidate_store, |path, f| {
+        for b in f.blocks() {
+            if let Some(files) = out.get_mut(b.text()) {
+                files.insert(path);
+            }
+        }
+    });
     out
 }
 
@@ -38,11 +53,14 @@ fn how(p: &Pin) -> &'static str {
     }
 }
 
-pub fn check(live: &[ParsedFile], candidate: &[ParsedFile]) -> Check {
-    let (before, after) = (pins(live), pins(candidate));
+pub fn check(p: &Parsed) -> Check {
+    let (before, after) = (&p.live_pins.0, &p.candidate_pins.0);
     let total: usize = before.values().map(Vec::len).sum();
+    let missing: Vec<&str> =
+        before.iter().filter(|(pin, lines)| after.get(*pin).map_or(0, Vec::len) < lines.len()).map(|(pin, _)| pin.text.as_str()).collect();
+    let found = if missing.is_empty() { HashMap::new() } else { files_with(p, &missing) };
     let mut details = Vec::new();
-    for (pin, lines) in &before {
+    for (pin, lines) in before {
         let kept = after.get(pin).map_or(0, Vec::len);
         if kept >= lines.len() {
             continue;
@@ -54,9 +72,9 @@ pub fn check(live: &[ParsedFile], candidate: &[ParsedFile]) -> Check {
             format!("moved to {}", quote(&q.file, 120))
         } else if let Some(q) = elsewhere.first() {
             format!("{} before, {} now", how(pin), how(q))
-        } else if candidate.iter().filter(|f| f.path == pin.file).flat_map(|f| f.blocks()).any(|b| b.text() == pin.text) {
+        } else if found.get(&pin.text).is_some_and(|files| files.contains(pin.file.as_str())) {
             "no longer pinned".to_string()
-        } else if candidate.iter().flat_map(|f| f.blocks()).any(|b| b.text() == pin.text) {
+        } else if found.get(&pin.text).is_some_and(|files| !files.is_empty()) {
             "moved to another file and no longer pinned".to_string()
         } else {
             "removed or altered".to_string()
@@ -65,7 +83,7 @@ pub fn check(live: &[ParsedFile], candidate: &[ParsedFile]) -> Check {
             details.push(format!("{}:{line}: {} — {why}", quote(&pin.file, 120), quote(&pin.text, 200)));
         }
     }
-    for (pin, lines) in &after {
+    for (pin, lines) in after {
         let had = before.get(pin).map_or(0, Vec::len);
         if lines.len() <= had {
             continue;

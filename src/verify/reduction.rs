@@ -2,13 +2,13 @@
 //! store is suspect rather than a win. Counted over the agent's own files only.
 
 use super::Check;
-use crate::memory::ParsedFile;
+use super::FileInfo;
 use crate::store::Store;
 
 /// Bytes of the agent's files: dreamd-managed files (the regenerated insights) are derived, not
 /// memory, and would otherwise count as growth the agent did not cause.
-pub fn agent_bytes(files: &[ParsedFile], store: &Store) -> u64 {
-    files.iter().filter(|f| !f.is_managed()).filter_map(|f| store.files.get(&f.path)).map(|f| f.bytes.len() as u64).sum()
+pub fn agent_bytes(files: &[FileInfo], store: &Store) -> u64 {
+    files.iter().filter(|f| !f.managed).filter_map(|f| store.files.get(f.path)).map(|f| f.bytes.len() as u64).sum()
 }
 
 pub fn check(before: u64, after: u64, min: f64, max: f64) -> Check {
@@ -32,7 +32,7 @@ pub fn check(before: u64, after: u64, min: f64, max: f64) -> Check {
 mod tests {
     use super::*;
     use crate::config::Layout;
-    use crate::memory::{parse_store, PinRules};
+    use crate::memory::PinRules;
     use crate::store::MemoryFile;
 
     #[test]
@@ -52,7 +52,7 @@ mod tests {
         let mut s = Store::default();
         s.files.insert("a.md".into(), MemoryFile { bytes: b"- a\n".to_vec(), mtime: None });
         s.files.insert("insights.md".into(), MemoryFile { bytes: b"---\nmanaged-by: dreamd\n---\n- Python 75%\n".to_vec(), mtime: None });
-        let files = parse_store(&s, Layout::ClaudeCode, &PinRules::default()).0;
-        assert_eq!(agent_bytes(&files, &s), 4);
+        let p = crate::verify::Parsed::with(&s, &s, Layout::ClaudeCode, &PinRules::default());
+        assert_eq!(agent_bytes(&p.live, &s), 4);
     }
 }

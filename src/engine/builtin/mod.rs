@@ -168,6 +168,8 @@ impl<'a> Workspace<'a> {
                         }
                         s.push_str(&self.appends[fi]);
                     }
+                    // Grown piece by piece: without this, a 100 MB candidate holds a fifth more.
+                    s.shrink_to_fit();
                     s.into_bytes()
                 }
             };
