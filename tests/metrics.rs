@@ -77,6 +77,9 @@ fn metrics_after_a_dream_agree_with_status_and_show() {
     let id = d.dream();
     let job = d.wait_settled(id);
     assert_eq!(job["status"], "applied", "{job}");
+    // The store figures come from the watcher's scan: wait for the one of the applied store.
+    let applied_hash = dreamd::store::Store::read(&env.memory()).unwrap().hash();
+    d.wait_scan(|s| s.memory.hash == applied_hash);
     let status = d.status();
     let (ctype, text) = scrape_text(&env);
     assert_eq!(ctype, "text/plain; version=0.0.4; charset=utf-8");
