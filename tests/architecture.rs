@@ -18,7 +18,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Source without tests (`mod tests` blocks and `tests.rs` files import what they like).
 fn code_of(path: &Path) -> Option<String> {
-    if path.file_name().is_some_and(|n| n == "tests.rs") {
+    // Test-only modules (`tests.rs`, property tests in `props.rs`) may use any part as a fixture.
+    if path.file_name().is_some_and(|n| n == "tests.rs" || n == "props.rs") {
         return None;
     }
     let text = std::fs::read_to_string(path).unwrap();

@@ -274,7 +274,7 @@ fn supersede(ws: &mut Workspace, table: &EntryTable, conf: &Confirmations, older
         ws.flags.push(Flag { kind: "conflict".into(), message, entries: vec![loc_old, loc_new] });
         return false;
     }
-    if !ws.drop_block(ofi, obi) {
+    if !ws.drop_fact(ofi, obi) {
         return false;
     }
     let after = ws.input.keep_history.then(|| {

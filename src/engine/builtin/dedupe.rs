@@ -55,7 +55,7 @@ fn drop_one(ws: &mut Workspace, table: &EntryTable, m: usize, keeper: usize, dat
     let kept = ws.current_text(ek.fi, ek.bi).to_string();
     let (file, kept_file) = (ws.files[em.fi].path.clone(), ws.files[ek.fi].path.clone());
     let (loc, kept_loc) = (table.loc(ws, m), table.loc(ws, keeper));
-    if !ws.drop_block(em.fi, em.bi) {
+    if !ws.drop_fact(em.fi, em.bi) {
         return; // pinned: stays verbatim
     }
     let reason = match (table.feats.date(m), table.feats.date(keeper)) {

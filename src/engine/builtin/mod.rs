@@ -114,6 +114,16 @@ impl<'a> Workspace<'a> {
         self.edits[file][block] == Edit::Drop
     }
 
+    /// Drop an entry as a duplicate or a superseded fact: not a pinned one, and not one with no
+    /// word an independent check could look for elsewhere (`verify::words`: only marks,
+    /// symbols, control characters or stopwords), since nothing could show it is said again.
+    pub fn drop_fact(&mut self, file: usize, block: usize) -> bool {
+        let checkable = crate::verify::words::words(self.files[file].blocks()[block].text())
+            .iter()
+            .any(|w| matches!(w, crate::verify::words::Word::Content(_)));
+        checkable && self.drop_block(file, block)
+    }
+
     /// Drop a block; pinned blocks are never dropped (returns false).
     pub fn drop_block(&mut self, file: usize, block: usize) -> bool {
         if self.files[file].blocks()[block].pinned {

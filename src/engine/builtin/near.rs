@@ -228,8 +228,8 @@ fn resolve_cluster(ws: &mut Workspace, table: &EntryTable, topics: &[Vec<u32>], 
             let before = ws.current_text(fi, bi).to_string();
             let loc = table.loc(ws, m);
             let newer = order::compare(&table.ev(winner), &table.ev(m)).surely_newer();
-            if !ws.drop_block(fi, bi) {
-                continue; // pinned: stays verbatim
+            if !ws.drop_fact(fi, bi) {
+                continue; // pinned or wordless: stays verbatim
             }
             let file = ws.files[fi].path.clone();
             let which = if newer { "the newer wording" } else { "which is kept" };

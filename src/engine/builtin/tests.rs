@@ -36,6 +36,18 @@ fn drops_formatting_only_duplicates_across_files() {
     assert_eq!(r.totals.entries_after, 2);
 }
 
+/// An entry with no word the verifier could look for elsewhere (control characters, marks,
+/// stopwords) is never removed as a duplicate: nothing could show it is said again (proptest).
+#[test]
+fn wordless_entries_are_never_dropped_as_duplicates() {
+    for store in ["- \u{7}\n- \u{7} [2026-05-01]\n", "- the\n- The\n", "- ***\n- ***.\n"] {
+        let i = input(&[("a.md", store)]);
+        let (c, r) = consolidate(&i).unwrap();
+        assert!(r.changes.iter().all(|c| c.kind != ChangeKind::Dedupe), "{store:?}: {:?}", r.changes);
+        assert_eq!(c, i.store, "{store:?}");
+    }
+}
+
 #[test]
 fn different_values_are_not_duplicates() {
     let i = input(&[("a.md", "- billing listens on port 8080\n"), ("b.md", "- billing listens on port 9090\n")]);
