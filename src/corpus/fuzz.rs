@@ -65,7 +65,14 @@ mod tests {
     /// inputs built from memory-shaped pieces (the fuzzers themselves run as `docs/fuzzing.md` says).
     #[test]
     fn the_fuzz_properties_hold_on_known_and_pseudo_random_inputs() {
-        let found: &[&[u8]] = &[b"_\n- e\r\n\r\ne", b"- \xc3\xbcber alles\n", b"- a\n\xff\x05- a\n", b"\xff\xff\xff"];
+        let found: &[&[u8]] = &[
+            b"_\n- e\r\n\r\ne",
+            b"- \xc3\xbcber alles\n",
+            b"- a\n\xff\x05- a\n",
+            b"\xff\xff\xff",
+            // NULs inside a code span of a real CLAUDE.md (`cargo fuzz`, 2026-11-26).
+            include_bytes!("fuzz_found/nul_in_code_span"),
+        ];
         for data in found {
             super::parse_memory(data);
             super::consolidate(data);
