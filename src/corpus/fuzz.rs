@@ -72,6 +72,8 @@ mod tests {
             b"\xff\xff\xff",
             // NULs inside a code span of a real CLAUDE.md (`cargo fuzz`, 2026-11-26).
             include_bytes!("fuzz_found/nul_in_code_span"),
+            // A link target changed in a table-of-contents line (`cargo fuzz`, 2026-11-26).
+            include_bytes!("fuzz_found/link_target_changed"),
         ];
         for data in found {
             super::parse_memory(data);

@@ -491,7 +491,17 @@ pub fn features(text: &str, vocab: &mut Vocab) -> Features {
                     };
                     s.prose_word(a);
                     if let Some(b) = b {
+                        let before = s.f.tokens.len();
                         s.prose_word(b);
+                        // An in-page anchor names a heading, i.e. what the entry is about (the
+                        // verifier reads it as the subject): a word, never a value a newer
+                        // entry may change (cargo fuzz: `(#workflow)` vs `(#workflowles)`).
+                        // A path target (`docs/agents.md` → `docs/agent.md`) stays a value.
+                        if b.starts_with("(#") {
+                            for t in &mut s.f.tokens[before..] {
+                                t.value = None;
+                            }
+                        }
                     }
                 }
                 if let Some(w) = p.split_whitespace().last() {
