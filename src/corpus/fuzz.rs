@@ -74,6 +74,9 @@ mod tests {
             include_bytes!("fuzz_found/nul_in_code_span"),
             // A link target changed in a table-of-contents line (`cargo fuzz`, 2026-11-26).
             include_bytes!("fuzz_found/link_target_changed"),
+            // The same line in MEMORY.md (a stale pointer) and in a notes file (a date-only
+            // duplicate): the verifier took one claim for the other (`cargo fuzz`, 2026-11-26).
+            include_bytes!("fuzz_found/same_line_two_fates"),
         ];
         for data in found {
             super::parse_memory(data);

@@ -401,10 +401,16 @@ pub fn classify<'r>(p: &Parsed, report: &'r Report) -> FateReport {
     });
     let by_form = Forms::new(forms);
     // The engine's claims, by the entry they name. Diff-derived edits explain nothing.
+    // Keyed by file and text: the same line in two files may have two fates (a stale pointer
+    // in MEMORY.md, a duplicate in a notes file), and one must not explain the other.
+    let claim_key =
+        |file: &str, text: &str| std::hash::BuildHasher::hash_one(&state, file) ^ hash(text).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut claims: HashMap<u64, usize, Prehashed> = HashMap::default();
+    let mut claims_by_text: HashMap<u64, usize, Prehashed> = HashMap::default();
     for (i, c) in report.changes.iter().enumerate().filter(|(_, c)| c.kind != ChangeKind::Edit) {
         if let Some(before) = &c.before {
-            claims.entry(hash(before)).or_insert(i);
+            claims.entry(claim_key(&c.file, before)).or_insert(i);
+            claims_by_text.entry(hash(before)).or_insert(i);
         }
     }
     let place = |loc: &'r String| loc.rsplit_once(':').and_then(|(f, l)| Some((f, l.parse::<usize>().ok()?)));
@@ -438,7 +444,7 @@ pub fn classify<'r>(p: &Parsed, report: &'r Report) -> FateReport {
             } else if derived() {
                 out.removed += 1;
             } else {
-                let claim = claims.get(&h).copied();
+                let claim = claims.get(&claim_key(path, text)).copied();
                 intern_words(text, &mut vocab);
                 pending.push(Pending { file: path, line: b.line, text, claim: claim.map(|i| report.changes[i].kind), change: claim });
             }
@@ -551,7 +557,8 @@ pub fn classify<'r>(p: &Parsed, report: &'r Report) -> FateReport {
             // a restatement): the live entry must take over from this one, and the candidate
             // entry must say all the live entry says.
             let tt = terms(t, &mut vocab, false);
-            let t_claim = claims.get(&hash(t)).filter(|&&i| matches!(report.changes[i].kind, ChangeKind::Dedupe | ChangeKind::Conflict));
+            let t_claim =
+                claims_by_text.get(&hash(t)).filter(|&&i| matches!(report.changes[i].kind, ChangeKind::Dedupe | ChangeKind::Conflict));
             let t_dates = Dates::Kept { folded: t_claim.map(|&i| report.changes[i].reason.as_str()) };
             let takes_over = match supersedes(tt.view(), &l, &l_shapes, t, &negations, &mut spend) {
                 Ok(()) => true,
