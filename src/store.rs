@@ -322,6 +322,20 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
+impl TooLarge {
+    /// `e` with the setting that decides the cap named (`limits.max_memory_mb`, or the CLI's
+    /// `--max-memory-mb`) and how to lift it; any other error as it is.
+    pub fn explain(e: anyhow::Error, setting: &str, no_limit: &str) -> anyhow::Error {
+        match e.downcast_ref::<TooLarge>() {
+            Some(t) => anyhow::anyhow!(
+                "{t}: a dream holds the store twice, so a store may take at most half of {setting}; \
+                 raise it ({no_limit} for no limit) to dream this store"
+            ),
+            None => e,
+        }
+    }
+}
+
 fn read_tree(dir: &OwnedFd, abs: &Path, rel: &str, store: &mut Store, cap: &mut Cap) -> Result<()> {
     let mut entries = Vec::new();
     for entry in rfs::Dir::read_from(dir).with_context(|| format!("cannot list {}", abs.display()))? {

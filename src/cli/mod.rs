@@ -271,14 +271,8 @@ fn consolidate(memory_dir: &Path, sessions: Option<&Path>, out: &Path, engine: &
         LayoutArg::ClaudeCode => Layout::ClaudeCode,
         LayoutArg::Generic => Layout::Generic,
     };
-    let store = crate::store::Store::read_within(memory_dir, budget.map(|b| b / 2)).map_err(|e| {
-        match e.downcast_ref::<crate::store::TooLarge>() {
-            Some(t) => anyhow::anyhow!(
-                "{t}: consolidating holds the store twice, so it may take at most half of --max-memory-mb; raise it (0: no limit)"
-            ),
-            None => e,
-        }
-    })?;
+    let store = crate::store::Store::read_within(memory_dir, budget.map(|b| b / 2))
+        .map_err(|e| crate::store::TooLarge::explain(e, "--max-memory-mb", "0"))?;
     let transcripts = match sessions {
         Some(dir) => crate::sessions::discover(dir, layout, "**/*.jsonl")?.iter().map(crate::sessions::read_session).collect(),
         None => Vec::new(),

@@ -147,6 +147,7 @@ pub fn memory_dir_problem(c: &Config) -> Option<PathProblem> {
 
 /// " (a system directory)" and the like when `p` is one dreamd must not take over.
 fn system_dir(p: &Path) -> Option<String> {
+    let homes = homes();
     for form in forms(p) {
         if PSEUDO_FS.iter().any(|d| form.starts_with(d)) {
             return Some(" (a kernel filesystem)".into());
@@ -154,25 +155,24 @@ fn system_dir(p: &Path) -> Option<String> {
         if SYSTEM_DIRS.iter().any(|d| form == Path::new(d)) {
             return Some(if form == Path::new("/") { " (the root directory)".into() } else { " (a system directory)".into() });
         }
-        if is_home(&form) {
+        if is_home(&form, &homes) {
             return Some(" (a home directory)".into());
         }
     }
     None
 }
 
-/// A user's home: dreamd's own (`$HOME`), any in `/etc/passwd`, any directly under `/home`
-/// (the daemon may run as root or another user than the agent's).
-fn is_home(form: &Path) -> bool {
-    if form.parent() == Some(Path::new("/home")) {
-        return true;
-    }
-    if std::env::var_os("HOME").is_some_and(|h| forms(Path::new(&h)).iter().any(|h| h == form)) {
-        return true;
-    }
+/// Every user's home, as given and with links resolved: dreamd's own (`$HOME`) and every one
+/// in `/etc/passwd` (the daemon may run as root or as another user than the agent's).
+fn homes() -> Vec<PathBuf> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let found = homes_in(&passwd).any(|h| h == form || forms(h).iter().any(|f| f == form));
-    found
+    let own = std::env::var_os("HOME").map(PathBuf::from);
+    own.iter().map(PathBuf::as_path).chain(homes_in(&passwd)).flat_map(forms).collect()
+}
+
+/// `form` is a home: one of `homes`, or any folder directly under `/home`.
+fn is_home(form: &Path, homes: &[PathBuf]) -> bool {
+    form.parent() == Some(Path::new("/home")) || homes.iter().any(|h| h == form)
 }
 
 /// The home field of each `/etc/passwd` line; `/` and the conventional non-homes are not homes.
@@ -231,7 +231,7 @@ mod home_tests {
         let passwd = "root:x:0:0:root:/root:/bin/bash\nagent:x:1001:1001::/srv/agent:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\nbroken line\n";
         let homes: Vec<&Path> = homes_in(passwd).collect();
         assert_eq!(homes, vec![Path::new("/root"), Path::new("/srv/agent")]);
-        assert!(is_home(Path::new("/home/alice")), "a folder directly under /home, whether or not it exists");
-        assert!(!is_home(Path::new("/home/alice/.claude/projects/x/memory")));
+        assert!(is_home(Path::new("/home/alice"), &[]), "a folder directly under /home, whether or not it exists");
+        assert!(!is_home(Path::new("/home/alice/.claude/projects/x/memory"), &[]));
     }
 }

@@ -169,21 +169,11 @@ fn verify_staged(ctx: &Context, id: i64, config: &Config, base: &Store, candidat
 
 fn read_inputs(ctx: &Context, id: i64) -> Result<(Store, Vec<Transcript>)> {
     let config = ctx.config();
-    let base = Store::read_within(&config.agent.memory_dir, config.limits.max_store_bytes()).map_err(too_large_hint)?;
+    let base = Store::read_within(&config.agent.memory_dir, config.limits.max_store_bytes())
+        .map_err(|e| crate::store::TooLarge::explain(e, "limits.max_memory_mb", "null"))?;
     ctx.emit(id, "read", &format!("memory: {} files, {} bytes", base.files.len(), base.total_bytes()));
     let transcripts = read_transcripts(ctx, id, &config);
     Ok((base, transcripts))
-}
-
-/// A store over the memory budget names the setting that decides it.
-fn too_large_hint(e: anyhow::Error) -> anyhow::Error {
-    match e.downcast_ref::<crate::store::TooLarge>() {
-        Some(t) => anyhow::anyhow!(
-            "{t}: a dream holds the store twice, so a store may take at most half of limits.max_memory_mb; \
-             raise it (or set it to null for no limit) to dream this store"
-        ),
-        None => e,
-    }
 }
 
 fn read_transcripts(ctx: &Context, id: i64, config: &Config) -> Vec<Transcript> {

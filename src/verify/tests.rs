@@ -261,16 +261,7 @@ const ENGINE_LIVE: &[(&str, &str)] = &[
 
 fn builtin_verdict(keep_history: bool) -> (Verdict, Report) {
     let live = store(ENGINE_LIVE);
-    let input = DreamInput {
-        store: live.clone(),
-        transcripts: vec![],
-        layout: crate::config::Layout::ClaudeCode,
-        pins: PinRules::default(),
-        now: chrono::Utc::now(),
-        keep_history,
-        cancel: Default::default(),
-    };
-    let (cand, report) = builtin::consolidate(&input).unwrap();
+    let (cand, report) = dream_with(&live, keep_history);
     (verify_with(&config(""), &live, &cand, &report), report)
 }
 
@@ -390,13 +381,17 @@ fn held_a_conflict_resolved_to_a_value_the_engine_made_up() {
 
 /// The built-in engine's candidate and report for `live`.
 fn dream(live: &Store) -> (Store, Report) {
+    dream_with(live, false)
+}
+
+fn dream_with(live: &Store, keep_history: bool) -> (Store, Report) {
     let input = DreamInput {
         store: live.clone(),
         transcripts: vec![],
         layout: crate::config::Layout::ClaudeCode,
         pins: PinRules::default(),
         now: chrono::Utc::now(),
-        keep_history: false,
+        keep_history,
         cancel: Default::default(),
     };
     builtin::consolidate(&input).unwrap()

@@ -118,9 +118,9 @@ impl<'a> Workspace<'a> {
     /// word an independent check could look for elsewhere (`verify::words`: only marks,
     /// symbols, control characters or stopwords), since nothing could show it is said again.
     pub fn drop_fact(&mut self, file: usize, block: usize) -> bool {
-        let checkable = crate::verify::words::words(self.files[file].blocks()[block].text())
-            .iter()
-            .any(|w| matches!(w, crate::verify::words::Word::Content(_)));
+        use crate::verify::words::{scan_words, WordRef};
+        let mut checkable = false;
+        scan_words(self.files[file].blocks()[block].text(), |w| checkable |= matches!(w, WordRef::Content(_)));
         checkable && self.drop_block(file, block)
     }
 
